@@ -1,0 +1,215 @@
+"""Durable, idempotent batch consumer of a JetStream stream.
+
+Per fetched batch: parse each message's envelope and decode its payload (pure); a message that can never
+be processed goes to the dead-letter stream and is terminated. The rest are applied in one transaction
+together with their inbox rows, then acknowledged. Failure handling, by cause:
+
+* the database is unreachable: keep the batch, tell the server work is in progress, retry until it
+  returns (a long outage must not burn through ``max_deliver`` and strand good events);
+* an event breaks an invariant (``BadEvent`` raised while applying): dead-letter that one, apply the rest;
+* anything else (a bug): apply one by one to isolate the culprit; it is redelivered with a back-off and
+  dead-lettered with the error once it has been delivered ``max_deliver`` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from faststream import AckPolicy, Context
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsBatchMessage
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy as JsAckPolicy
+from nats.js.api import DeliverPolicy
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lienthong.bus import jetstream
+from lienthong.deadletter import DeadLetters
+from lienthong.envelope import BadEvent, Envelope
+from lienthong.inbox import claim_new
+from lienthong.metrics import ConsumerMetrics
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Delivered(Generic[T]):
+    envelope: Envelope
+    event: T
+    raw: Msg
+
+
+class InvariantBroken(BadEvent):
+    """Raised by an applier for one event that contradicts what the consumer already knows."""
+
+    def __init__(self, event_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.event_id = event_id
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    stream: str
+    filter_subject: str
+    max_deliver: int = 5
+    ack_wait_seconds: float = 30.0
+    batch_size: int = 500
+    fetch_timeout_seconds: float = 1.0
+    # Back-off between redeliveries of an event whose handler failed (a plain nak ignores the consumer's
+    # own backoff setting, so the delay is sent with each nak).
+    retry_delays_seconds: Sequence[float] = (1.0, 5.0, 15.0, 30.0)
+
+    def retry_delay(self, num_delivered: int) -> float:
+        return self.retry_delays_seconds[min(num_delivered, len(self.retry_delays_seconds)) - 1]
+
+
+Decode = Callable[[Envelope], Any]
+Apply = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | OSError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        *,
+        broker: NatsBroker,
+        sessions: async_sessionmaker[AsyncSession],
+        spec: ConsumerSpec,
+        decode: Decode,
+        apply: Apply,
+        metrics: ConsumerMetrics,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self.spec = spec
+        self._broker = broker
+        self._sessions = sessions
+        self._decode = decode
+        self._apply = apply
+        self._metrics = metrics
+        self._dead_letters = dead_letters
+        self._stopping = False
+        self.subscriber = broker.subscriber(
+            spec.filter_subject,
+            stream=JStream(spec.stream, declare=False),
+            durable=spec.name,
+            pull_sub=PullSub(batch_size=spec.batch_size, timeout=spec.fetch_timeout_seconds, batch=True),
+            config=self.consumer_config(),
+            ack_policy=AckPolicy.MANUAL,
+        )(self._handle)
+
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.spec.name,
+            ack_policy=JsAckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.spec.max_deliver,
+            ack_wait=self.spec.ack_wait_seconds,
+            filter_subject=self.spec.filter_subject,
+            max_ack_pending=20_000,
+        )
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def _handle(self, body: Any, message: Annotated[NatsBatchMessage, Context("message")]) -> None:
+        started = time.perf_counter()
+        good: list[Delivered] = []
+        for raw in message.raw_message:
+            try:
+                envelope = Envelope.parse(raw.subject, raw.headers, raw.data)
+                good.append(Delivered(envelope, self._decode(envelope), raw))
+            except BadEvent as exc:
+                await self._dead_letter(raw, str(exc))
+            except (
+                Exception
+            ) as exc:  # a decoder must only raise BadEvent; anything else is a poison event too
+                await self._dead_letter(raw, f"cannot decode: {exc!r}")
+        if good:
+            await self._apply_batch(good)
+        self._metrics.handler_seconds.labels(self.spec.name).observe(time.perf_counter() - started)
+
+    async def _apply_batch(self, batch: list[Delivered]) -> None:
+        delay = 0.5
+        while batch:
+            try:
+                applied = await self._transaction(batch)
+            except InvariantBroken as exc:
+                bad = [d for d in batch if d.envelope.event_id == exc.event_id]
+                batch = [d for d in batch if d.envelope.event_id != exc.event_id]
+                for delivered in bad:
+                    await self._dead_letter(delivered.raw, str(exc))
+                if not bad:
+                    raise RuntimeError(f"applier named unknown event {exc.event_id}") from exc
+                continue
+            except Exception as exc:
+                if _is_unavailable(exc) and not self._stopping:
+                    log.warning("read model unavailable (%s); holding %d events, retrying", exc, len(batch))
+                    await asyncio.gather(*(d.raw.in_progress() for d in batch), return_exceptions=True)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                if len(batch) > 1 and not _is_unavailable(exc):
+                    for delivered in batch:
+                        await self._apply_batch([delivered])
+                    return
+                await self._retry_later(batch, exc)
+                return
+            await self._ack(batch, applied)
+            return
+
+    async def _transaction(self, batch: list[Delivered]) -> set[str]:
+        async with self._sessions.begin() as session:
+            new_ids = await claim_new(session, self.spec.name, (d.envelope.event_id for d in batch))
+            fresh = [d for d in batch if d.envelope.event_id in new_ids]
+            # Two copies of one event in a batch (a relay retry) must apply once.
+            seen: set[str] = set()
+            unique = [d for d in fresh if not (d.envelope.event_id in seen or seen.add(d.envelope.event_id))]
+            if unique:
+                await self._apply(session, unique)
+        return new_ids
+
+    async def _ack(self, batch: list[Delivered], applied: set[str]) -> None:
+        counted: set[str] = set()
+        for delivered in batch:
+            event_id = delivered.envelope.event_id
+            outcome = "applied" if event_id in applied and event_id not in counted else "duplicate"
+            counted.add(event_id)
+            self._metrics.consumed.labels(self.spec.name, delivered.raw.subject, outcome).inc()
+        await asyncio.gather(*(d.raw.ack() for d in batch))
+
+    async def _retry_later(self, batch: list[Delivered], exc: BaseException) -> None:
+        for delivered in batch:
+            delivered_count = delivered.raw.metadata.num_delivered
+            if delivered_count >= self.spec.max_deliver:
+                await self._dead_letter(delivered.raw, f"failed {delivered_count} times: {exc!r}")
+            else:
+                log.warning(
+                    "event %s failed (%r); redelivery %d", delivered.envelope.event_id, exc, delivered_count
+                )
+                await delivered.raw.nak(delay=self.spec.retry_delay(delivered_count))
+
+    async def _dead_letter(self, raw: Msg, reason: str) -> None:
+        log.error("dead-lettering %s #%s: %s", raw.subject, raw.metadata.sequence.stream, reason)
+        await self._dead_letters.send(raw, reason)
+        await raw.term()
+        self._metrics.consumed.labels(self.spec.name, raw.subject, "dead_lettered").inc()
+
+    async def refresh_lag(self) -> None:
+        info = await jetstream(self._broker).consumer_info(self.spec.stream, self.spec.name)
+        self._metrics.pending.labels(self.spec.name).set(info.num_pending or 0)
+        self._metrics.ack_pending.labels(self.spec.name).set(info.num_ack_pending or 0)
+        self._metrics.redelivered.labels(self.spec.name).set(info.num_redelivered or 0)

@@ -1,0 +1,155 @@
+"""gRPC server factory: health checking, reflection, and the edge where errors become status codes.
+
+Every refusal leaves as a specific status with a message in the caller's language (``accept-language``
+metadata: ``vi`` by default, ``en``), and trailing metadata ``error-code``, ``message-en`` and
+``message-vi-bin`` (UTF-8, so a client can show either). A request that is not even valid protobuf is an
+INVALID_ARGUMENT, not an INTERNAL error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from lienthong.errors import DomainError, ErrorKind
+
+log = logging.getLogger(__name__)
+
+STATUS_OF = {
+    ErrorKind.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorKind.CONFLICT: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorKind.DENIED: grpc.StatusCode.PERMISSION_DENIED,
+}
+
+_UNDECODABLE = object()
+
+
+def caller_language(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "accept-language" and isinstance(value, str):
+            return "en" if value.lower().startswith("en") else "vi"
+    return "vi"
+
+
+async def abort_with(context: grpc.aio.ServicerContext, error: DomainError) -> None:
+    context.set_trailing_metadata(
+        (
+            ("error-code", error.code),
+            ("message-en", error.en.encode("ascii", "replace").decode()),
+            ("message-vi-bin", error.vi.encode("utf-8")),
+        )
+    )
+    await context.abort(STATUS_OF[error.kind], error.message(caller_language(context)))
+
+
+class EdgeInterceptor(grpc.aio.ServerInterceptor):
+    """Maps DomainError to status codes, refuses undecodable requests, and counts every call."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._calls = Counter(
+            "lienthong_grpc_requests",
+            "gRPC calls by method and status code",
+            ["method", "code"],
+            registry=registry,
+        )
+        self._seconds = Histogram(
+            "lienthong_grpc_request_seconds",
+            "gRPC call latency",
+            ["method"],
+            registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        behaviour = handler.unary_unary
+        deserialize = handler.request_deserializer
+
+        def safe_deserialize(data: bytes) -> Any:
+            try:
+                return deserialize(data)
+            except Exception:
+                return _UNDECODABLE
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                if request is _UNDECODABLE:
+                    raise _undecodable(method)
+                return await behaviour(request, context)
+            except DomainError as error:
+                code = STATUS_OF[error.kind]
+                await abort_with(context, error)
+            except Exception:
+                code = context.code() or grpc.StatusCode.INTERNAL
+                if code == grpc.StatusCode.INTERNAL:
+                    log.exception("unexpected error in %s", method)
+                raise
+            finally:
+                self._calls.labels(method, _name(code)).inc()
+                self._seconds.labels(method).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=safe_deserialize,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _name(code: Any) -> str:
+    return code.name if isinstance(code, grpc.StatusCode) else str(code)
+
+
+def _undecodable(method: str) -> DomainError:
+    from lienthong.errors import InvalidInput
+
+    return InvalidInput(
+        "request.undecodable",
+        f"Yêu cầu gửi tới {method} không phải thông điệp protobuf hợp lệ.",
+        f"The request to {method} is not a valid protobuf message.",
+    )
+
+
+async def start_server(
+    *,
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    add_servicers: Iterable[Callable[[grpc.aio.Server], None]],
+    service_names: Iterable[str],
+) -> tuple[grpc.aio.Server, int, HealthServicer]:
+    """Start a grpc.aio server; return it, the port it bound (``port=0`` picks a free one) and its health."""
+    server = grpc.aio.server(interceptors=[EdgeInterceptor(registry)])
+    for add in add_servicers:
+        add(server)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    names = list(service_names)
+    reflection.enable_server_reflection(
+        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind gRPC to {host}:{port}")
+    await server.start()
+    for name in ["", *names]:
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, bound, health

@@ -1,0 +1,169 @@
+"""Composition of one service process: database, migrations, bus, relay, consumers, gRPC and /metrics.
+
+Each service's ``main`` builds a :class:`ServicePlan` and hands it to :func:`serve`, which starts things in
+dependency order, prints one ``ready`` line (JSON, with the ports actually bound) and shuts down cleanly
+on SIGINT/SIGTERM: gRPC stops taking calls, the relay and consumers finish their batch, the broker drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from faststream.nats import NatsBroker
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from lienthong import bus, grpcserver, migrate
+from lienthong.bus import StreamSpec
+from lienthong.consumer import BatchConsumer
+from lienthong.db import create_engine, session_factory
+from lienthong.metrics import MetricsServer, OutboxMetrics, new_registry
+from lienthong.outbox import OutboxRelay
+from lienthong.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Infrastructure:
+    """What a service's handlers are built from; created before the plan so handlers can share it."""
+
+    settings: ServiceSettings
+    registry: CollectorRegistry
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    broker: NatsBroker
+
+    @classmethod
+    def create(cls, settings: ServiceSettings) -> Infrastructure:
+        registry = new_registry()
+        engine = create_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            registry=registry,
+            engine=engine,
+            sessions=session_factory(engine),
+            broker=bus.make_broker(
+                settings.nats_url, client_name=f"lienthong-{settings.service_name}", registry=registry
+            ),
+        )
+
+
+@dataclass
+class ServicePlan:
+    infra: Infrastructure
+    migrations: Path
+    grpc_servicers: Iterable[Callable[[grpc.aio.Server], None]]
+    grpc_service_names: Iterable[str]
+    owned_streams: list[StreamSpec] = field(default_factory=list)
+    relay_stream: str | None = None
+    consumers: list[BatchConsumer] = field(default_factory=list)
+    # The relay is created by serve(); the command side gets a way to wake it after each commit.
+    on_relay: Callable[[OutboxRelay], None] | None = None
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faststream").setLevel(logging.WARNING)
+
+
+async def _connect_with_retry(broker: NatsBroker, url: str) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await bus.connect(broker)
+            return
+        except Exception as exc:
+            log.warning("NATS at %s not reachable (%s); retrying in %.1fs", url, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _every(seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        try:
+            await action()
+        except Exception as exc:
+            log.debug("periodic task failed: %s", exc)
+        await asyncio.sleep(seconds)
+
+
+async def serve(plan: ServicePlan) -> None:
+    infra, settings = plan.infra, plan.infra.settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    await migrate.upgrade(infra.engine, plan.migrations)
+    metrics_server = MetricsServer(infra.registry, settings.metrics_host, settings.metrics_port)
+    await _connect_with_retry(infra.broker, settings.nats_url)
+    js = bus.jetstream(infra.broker)
+    for spec in plan.owned_streams:
+        await bus.declare_stream(js, spec)
+    for consumer in plan.consumers:
+        await bus.wait_for_stream(js, consumer.spec.stream, timeout=300)
+    await infra.broker.start()
+
+    tasks: list[asyncio.Task] = []
+    relay: OutboxRelay | None = None
+    if plan.relay_stream:
+        relay = OutboxRelay(
+            sessions=infra.sessions,
+            broker=infra.broker,
+            stream=plan.relay_stream,
+            holder=f"{socket.gethostname()}:{os.getpid()}",
+            metrics=OutboxMetrics.create(infra.registry),
+        )
+        if plan.on_relay:
+            plan.on_relay(relay)
+        tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+    for consumer in plan.consumers:
+        tasks.append(asyncio.create_task(_every(2.0, consumer.refresh_lag), name=f"lag-{consumer.spec.name}"))
+    tasks.extend(asyncio.create_task(job()) for job in plan.background)
+
+    server, grpc_port, health = await grpcserver.start_server(
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        registry=infra.registry,
+        add_servicers=plan.grpc_servicers,
+        service_names=plan.grpc_service_names,
+    )
+    print(
+        json.dumps(
+            {
+                "event": "ready",
+                "service": settings.service_name,
+                "grpc": f"{settings.grpc_host}:{grpc_port}",
+                "metrics": f"http://{metrics_server.host}:{metrics_server.port}/metrics",
+                "pid": os.getpid(),
+            }
+        ),
+        flush=True,
+    )
+    await stop.wait()
+
+    log.info("shutting down %s", settings.service_name)
+    await health.enter_graceful_shutdown()
+    await server.stop(grace=5)
+    if relay:
+        relay.stop()
+    for consumer in plan.consumers:
+        consumer.stop()
+    for task in tasks:
+        if task.get_name() != "outbox-relay":
+            task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await infra.broker.stop()
+    await infra.engine.dispose()
+    metrics_server.close()

@@ -1,0 +1,83 @@
+"""Configuration from environment variables (prefix ``LIENTHONG_``), with defaults for the local run.
+
+Each service subclasses :class:`ServiceSettings` to set its own ports and database file. A bad value is
+refused at start-up with the variable's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path(".lienthong")
+# Only for the local run and tests: a deployment sets LIENTHONG_PSEUDONYM_KEY (hex, >= 32 bytes).
+DEMO_PSEUDONYM_KEY = "6c69656e74686f6e672d64656d6f2d6b65792d6e6f742d666f722d70726f64756374696f6e"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and pick the async driver the project uses."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ValueError(
+        f"unsupported database URL {url!r}: use sqlite:///path/file.db or postgresql://user@host:port/db"
+    )
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore")
+
+    service_name: str = "service"
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str = "sqlite:///.lienthong/service.db"
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=50050, ge=0, le=65535)
+    # Monitoring binds to loopback by default: metrics are for the local Prometheus, not the world.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("nats_url")
+    @classmethod
+    def _nats_url(cls, value: str) -> str:
+        if not all(part.strip().startswith(("nats://", "tls://")) for part in value.split(",")):
+            raise ValueError(
+                f"nats_url must be nats://host:port (comma-separated for a cluster), got {value!r}"
+            )
+        return value
+
+
+class PseudonymSettings(BaseSettings):
+    """Settings of a department service that turns citizen IDs into pseudonyms."""
+
+    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore")
+
+    pseudonym_key: SecretStr = SecretStr(DEMO_PSEUDONYM_KEY)
+    pseudonym_key_version: int = Field(default=1, ge=1)
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = bytes.fromhex(value.get_secret_value())
+        except ValueError:
+            raise ValueError("pseudonym_key must be hexadecimal") from None
+        if len(raw) < 32:
+            raise ValueError("pseudonym_key must hold at least 32 bytes (64 hex digits)")
+        return value
+
+    def pseudonym_key_bytes(self) -> bytes:
+        return bytes.fromhex(self.pseudonym_key.get_secret_value())

@@ -1,0 +1,74 @@
+"""Shared fixtures: a real nats-server per test on a free port, and a real database (SQLite always,
+PostgreSQL too when LIENTHONG_TEST_POSTGRES_URL is set, as CI does)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from lienthong.codegen import problem
+from lienthong.natsserver import NatsServer
+
+POSTGRES_URL = os.environ.get("LIENTHONG_TEST_POSTGRES_URL", "")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    message = problem()
+    if message:
+        raise pytest.UsageError(message)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _database_params() -> list:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if POSTGRES_URL:
+        params.append(pytest.param("postgresql", id="postgresql"))
+    return params
+
+
+@pytest.fixture(params=_database_params())
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, or a throw-away PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    import asyncpg
+
+    base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"lt_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield base.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def eventually(check, *, timeout: float = 20.0, interval: float = 0.1, message: str = "condition"):
+    """Poll an async ``check`` until it returns a truthy value; fail with ``message`` after ``timeout``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")

@@ -1,0 +1,154 @@
+"""The idempotent batch consumer and its dead letters, against a real nats-server and database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, update
+
+from lienthong import bus, inbox
+from lienthong.consumer import BatchConsumer, ConsumerSpec, InvariantBroken
+from lienthong.db import create_engine, session_factory
+from lienthong.deadletter import DeadLetters
+from lienthong.envelope import BadEvent, Envelope
+from lienthong.metrics import ConsumerMetrics, new_registry
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.integration
+
+STREAM = bus.StreamSpec(name="TESTDEPT", subjects=["testdept.>"])
+metadata = MetaData()
+TALLY = Table(
+    "tally", metadata, Column("key", String(50), primary_key=True), Column("n", Integer, nullable=False)
+)
+inbox.define_table_v1(metadata)
+
+
+def decode(envelope: Envelope) -> str:
+    text = envelope.payload.decode("utf-8", errors="strict") if envelope.payload.isascii() else None
+    if not text or not text.startswith("count "):
+        raise BadEvent("payload is not a tally event")
+    return text.removeprefix("count ")
+
+
+async def apply(session, batch) -> None:
+    for delivered in batch:
+        if delivered.event == "forbidden":
+            raise InvariantBroken(delivered.envelope.event_id, "tally key 'forbidden' breaks the invariant")
+        updated = await session.execute(
+            update(TALLY).where(TALLY.c.key == delivered.event).values(n=TALLY.c.n + 1)
+        )
+        if updated.rowcount == 0:
+            await session.execute(TALLY.insert().values(key=delivered.event, n=1))
+
+
+@pytest.fixture
+async def env(database_url, nats_server):
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    sessions = session_factory(engine)
+    registry = new_registry()
+    broker = bus.make_broker(nats_server.url, client_name="test-consumer", registry=registry)
+    spec = ConsumerSpec(
+        name="tester",
+        stream=STREAM.name,
+        filter_subject="testdept.>",
+        max_deliver=3,
+        batch_size=50,
+        fetch_timeout_seconds=0.2,
+    )
+    dead_letters = DeadLetters(broker, "tester")
+    consumer = BatchConsumer(
+        broker=broker,
+        sessions=sessions,
+        spec=spec,
+        decode=decode,
+        apply=apply,
+        metrics=ConsumerMetrics.create(registry),
+        dead_letters=dead_letters,
+    )
+    js = await bus.connect(broker)
+    await bus.declare_stream(js, STREAM)
+    await bus.declare_stream(js, dead_letters.stream)
+    await broker.start()
+    yield sessions, js, consumer, registry
+    await broker.stop()
+    await engine.dispose()
+
+
+async def publish(js, key: str, *, event_id: str | None = None, msg_id: str | None = None, headers=None):
+    envelope = Envelope.new(
+        subject="testdept.thing.counted.v1",
+        source="lienthong/testdept",
+        person="1:ab",
+        aggregate_id="a",
+        aggregate_version=1,
+        agency="police",
+        payload=f"count {key}".encode(),
+    )
+    h = envelope.headers()
+    if event_id:
+        h["ce-id"] = event_id
+    if msg_id:
+        h["Nats-Msg-Id"] = msg_id
+    if headers is not None:
+        h = headers
+    await js.publish("testdept.thing.counted.v1", envelope.payload, headers=h, stream=STREAM.name)
+    return h.get("ce-id")
+
+
+async def tally(sessions) -> dict[str, int]:
+    async with sessions() as session:
+        return dict((await session.execute(select(TALLY.c.key, TALLY.c.n))).all())
+
+
+async def test_same_event_delivered_twice_counts_once(env):
+    sessions, js, _consumer, registry = env
+    event_id = await publish(js, "a")
+    # A second copy with another Nats-Msg-Id gets past JetStream de-duplication, as after the window.
+    await publish(js, "a", event_id=event_id, msg_id="another-message-id")
+    await publish(js, "b")
+    await eventually(lambda: _equals(tally(sessions), {"a": 1, "b": 1}), message="tally applied")
+    await eventually(lambda: _no_pending(js), message="all acked")
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(inbox.INBOX)) == 2
+    assert (
+        registry.get_sample_value(
+            "lienthong_events_consumed_total",
+            {"consumer": "tester", "subject": "testdept.thing.counted.v1", "outcome": "duplicate"},
+        )
+        == 1
+    )
+
+
+async def test_poison_events_go_to_the_dead_letter_stream_and_good_ones_flow(env):
+    sessions, js, _consumer, _registry = env
+    await publish(js, "x", headers={"ce-specversion": "1.0"})  # headers missing
+    await js.publish(
+        "testdept.thing.counted.v1", b"\xff\x00garbage", stream=STREAM.name
+    )  # no envelope at all
+    await publish(js, "forbidden")  # decodes, but the applier refuses it
+    await publish(js, "good")
+    await eventually(lambda: _equals(tally(sessions), {"good": 1}), message="good event applied")
+
+    async def dead_count():
+        return (await js.stream_info("DLQ_TESTER")).state.messages == 3
+
+    await eventually(dead_count, message="three dead letters")
+    reasons = []
+    for seq in (1, 2, 3):
+        msg = await js.get_msg("DLQ_TESTER", seq)
+        reasons.append(msg.headers["lt-dlq-reason"])
+        assert msg.headers["lt-dlq-original-subject"] == "testdept.thing.counted.v1"
+    assert any("missing header" in r for r in reasons)
+    assert any("breaks the invariant" in r for r in reasons)
+    await eventually(lambda: _no_pending(js), message="nothing left pending")
+
+
+async def _equals(awaitable, expected):
+    return (await awaitable) == expected
+
+
+async def _no_pending(js):
+    info = await js.consumer_info(STREAM.name, "tester")
+    return info.num_pending == 0 and info.num_ack_pending == 0
