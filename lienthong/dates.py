@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from lienthong.errors import InvalidInput
 
@@ -52,3 +52,11 @@ def add_months(start: date, months: int) -> date:
 
 def add_years(start: date, years: int) -> date:
     return add_months(start, 12 * years)
+
+
+VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")  # no daylight saving time
+
+
+def today_in_vietnam() -> date:
+    """The legal date of an act is the date in Vietnam, not in UTC (07:00 ahead)."""
+    return datetime.now(VIETNAM_TIME).date()

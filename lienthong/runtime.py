@@ -98,12 +98,22 @@ async def _every(seconds: float, action: Callable[[], Awaitable[None]]) -> None:
         await asyncio.sleep(seconds)
 
 
-async def serve(plan: ServicePlan) -> None:
+async def serve(
+    plan: ServicePlan,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[dict], None] | None = None,
+) -> None:
+    """Run the service until SIGINT/SIGTERM, or until ``stop`` is set when one is given (tests).
+
+    ``on_ready`` receives the same dictionary as the printed ``ready`` line.
+    """
     infra, settings = plan.infra, plan.infra.settings
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
 
     await migrate.upgrade(infra.engine, plan.migrations)
     metrics_server = MetricsServer(infra.registry, settings.metrics_host, settings.metrics_port)
@@ -139,18 +149,17 @@ async def serve(plan: ServicePlan) -> None:
         add_servicers=plan.grpc_servicers,
         service_names=plan.grpc_service_names,
     )
-    print(
-        json.dumps(
-            {
-                "event": "ready",
-                "service": settings.service_name,
-                "grpc": f"{settings.grpc_host}:{grpc_port}",
-                "metrics": f"http://{metrics_server.host}:{metrics_server.port}/metrics",
-                "pid": os.getpid(),
-            }
-        ),
-        flush=True,
-    )
+    ready = {
+        "event": "ready",
+        "service": settings.service_name,
+        "grpc": f"{settings.grpc_host}:{grpc_port}",
+        "metrics": f"http://{metrics_server.host}:{metrics_server.port}/metrics",
+        "pid": os.getpid(),
+    }
+    if on_ready:
+        on_ready(ready)
+    else:
+        print(json.dumps(ready), flush=True)
     await stop.wait()
 
     log.info("shutting down %s", settings.service_name)

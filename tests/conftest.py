@@ -72,3 +72,45 @@ async def eventually(check, *, timeout: float = 20.0, interval: float = 0.1, mes
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
+
+
+class RunningService:
+    """A service's real ``serve()`` in this event loop, stopped through its stop event."""
+
+    def __init__(self, plan) -> None:
+        from lienthong.runtime import serve
+
+        self.plan = plan
+        self.stop = asyncio.Event()
+        self.ready: dict = {}
+        self._ready = asyncio.Event()
+
+        def on_ready(info: dict) -> None:
+            self.ready = info
+            self._ready.set()
+
+        self._task = asyncio.create_task(serve(plan, stop=self.stop, on_ready=on_ready))
+
+    async def __aenter__(self) -> RunningService:
+        done, _ = await asyncio.wait(
+            [self._task, asyncio.create_task(self._ready.wait())],
+            timeout=60,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if self._task in done:
+            self._task.result()  # raises the start-up error
+        if not self._ready.is_set():
+            raise AssertionError("service did not become ready within 60s")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        await asyncio.wait_for(self._task, timeout=60)
+
+    @property
+    def grpc_target(self) -> str:
+        return self.ready["grpc"]
+
+    @property
+    def metrics_url(self) -> str:
+        return self.ready["metrics"]

@@ -1,0 +1,258 @@
+"""Registry rules (Law 73/2021 Ch. IV, Decree 105/2021): people detected using drugs illegally, their
+positive tests and the management list. Pure: no I/O. Each decision returns the new state and the domain
+event that records it; the handlers store both in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import Enum
+
+from lienthong.cccd import Sex
+from lienthong.dates import add_years
+from lienthong.errors import InvalidInput, PreconditionFailed
+
+MANAGEMENT_TERM_YEARS = 1  # Art. 23: management lasts one year from the decision
+
+SUBSTANCES = frozenset(
+    {
+        "heroin",
+        "methamphetamine",
+        "amphetamine",
+        "mdma",
+        "ketamine",
+        "cannabis",
+        "opium",
+        "morphine",
+        "cocaine",
+        "other",
+    }
+)
+
+
+class EndReason(Enum):
+    """Early ends of management (expiry is computed from the term, never typed in)."""
+
+    ADDICTED = "addicted"
+    COMMUNE_EDUCATION = "commune_education"
+    REFORM_SCHOOL = "reform_school"
+    COMPULSORY_EDUCATION = "compulsory_education"
+    IMPRISONED = "imprisoned"
+    DIED = "died"
+    MISSING = "missing"
+
+
+class AgeBand(Enum):
+    """Decision 127/2009 as amended by 13/2019, at the date of the act."""
+
+    UNDER_14 = "under_14"
+    FROM_14_TO_16 = "14_to_16"
+    FROM_16_TO_18 = "16_to_18"
+    FROM_18_TO_30 = "18_to_30"
+    FROM_30 = "30_and_over"
+
+
+def age_on(date_of_birth: date, day: date) -> int:
+    return day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
+
+
+def age_band(date_of_birth: date, day: date) -> AgeBand:
+    age = age_on(date_of_birth, day)
+    if age < 14:
+        return AgeBand.UNDER_14
+    if age < 16:
+        return AgeBand.FROM_14_TO_16
+    if age < 18:
+        return AgeBand.FROM_16_TO_18
+    if age < 30:
+        return AgeBand.FROM_18_TO_30
+    return AgeBand.FROM_30
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    citizen_id: str
+    full_name: str
+    date_of_birth: date
+    sex: Sex
+    commune_code: str
+    province_code: str
+    pseudonym: str
+    registered_on: date
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class DrugTest:
+    test_id: str
+    person_id: str
+    tested_on: date
+    substance: str
+    place: str
+    during_management: bool
+
+
+@dataclass(frozen=True)
+class Management:
+    management_id: str
+    person_id: str
+    decision_number: str
+    decided_on: date
+    expires_on: date
+    commune_code: str
+    province_code: str
+    ended_on: date | None = None
+    end_reason: EndReason | None = None
+
+    def end(self) -> date:
+        """First day no longer under management."""
+        return min(self.ended_on, self.expires_on) if self.ended_on else self.expires_on
+
+    def active_on(self, day: date) -> bool:
+        return self.decided_on <= day < self.end()
+
+
+# Domain events: what happened, in the registry's own words. Mapped to protobuf at the edge.
+@dataclass(frozen=True)
+class PersonRegistered:
+    person: Person
+
+
+@dataclass(frozen=True)
+class PositiveTestRecorded:
+    person: Person
+    test: DrugTest
+
+
+@dataclass(frozen=True)
+class ManagementDecided:
+    person: Person
+    management: Management
+
+
+@dataclass(frozen=True)
+class ManagementEnded:
+    person: Person
+    management: Management
+
+
+def _not_in_future(day: date, today: date, field: str) -> None:
+    if day > today:
+        raise InvalidInput(
+            f"{field}.in_future",
+            f"{field} ({day.isoformat()}) ở tương lai; hôm nay là {today.isoformat()}.",
+            f"{field} ({day.isoformat()}) is in the future; today is {today.isoformat()}.",
+        )
+
+
+def register(person: Person, *, today: date) -> tuple[Person, PersonRegistered]:
+    _not_in_future(person.date_of_birth, today, "date_of_birth")
+    registered = replace(person, registered_on=today, version=1)
+    return registered, PersonRegistered(registered)
+
+
+def record_positive_test(
+    person: Person,
+    managements: list[Management],
+    *,
+    test_id: str,
+    tested_on: date,
+    substance: str,
+    place: str,
+    today: date,
+) -> tuple[Person, DrugTest, PositiveTestRecorded]:
+    _not_in_future(tested_on, today, "tested_on")
+    if tested_on < person.date_of_birth:
+        raise InvalidInput(
+            "tested_on.before_birth",
+            "Ngày xét nghiệm trước ngày sinh của người này.",
+            "The test date is before the person's date of birth.",
+        )
+    if substance not in SUBSTANCES:
+        raise InvalidInput(
+            "substance.unknown",
+            f"Chất ma túy {substance!r} không có trong danh mục: {', '.join(sorted(SUBSTANCES))}.",
+            f"Substance {substance!r} is not in the list: {', '.join(sorted(SUBSTANCES))}.",
+        )
+    # Use again during management is what triggers an addiction-determination request (Art. 27(1)(a)).
+    during = any(m.active_on(tested_on) for m in managements)
+    test = DrugTest(test_id, person.person_id, tested_on, substance, place, during)
+    person = replace(person, version=person.version + 1)
+    return person, test, PositiveTestRecorded(person, test)
+
+
+def issue_management_decision(
+    person: Person,
+    tests: list[DrugTest],
+    managements: list[Management],
+    *,
+    management_id: str,
+    decision_number: str,
+    decided_on: date,
+    today: date,
+) -> tuple[Person, Management, ManagementDecided]:
+    _not_in_future(decided_on, today, "decided_on")
+    if not any(t.tested_on <= decided_on for t in tests):
+        raise PreconditionFailed(
+            "management.no_positive_test",
+            "Chưa có kết quả xét nghiệm dương tính nào trước ngày quyết định: chưa thể đưa vào diện quản lý.",
+            "No positive drug test on or before the decision date: the person cannot be put under management.",
+        )
+    expires_on = add_years(decided_on, MANAGEMENT_TERM_YEARS)
+    # Terms of one person never overlap: a second decision while one runs is the typical double entry.
+    overlapping = [m for m in managements if m.decided_on < expires_on and decided_on < m.end()]
+    if overlapping:
+        open_one = overlapping[0]
+        raise PreconditionFailed(
+            "management.already_open",
+            f"Người này đang trong diện quản lý theo quyết định {open_one.decision_number} "
+            f"từ {open_one.decided_on.isoformat()} đến {open_one.end().isoformat()}.",
+            f"The person is already under management by decision {open_one.decision_number} "
+            f"from {open_one.decided_on.isoformat()} until {open_one.end().isoformat()}.",
+        )
+    management = Management(
+        management_id=management_id,
+        person_id=person.person_id,
+        decision_number=decision_number,
+        decided_on=decided_on,
+        expires_on=expires_on,
+        commune_code=person.commune_code,
+        province_code=person.province_code,
+    )
+    person = replace(person, version=person.version + 1)
+    return person, management, ManagementDecided(person, management)
+
+
+def end_management(
+    person: Person, management: Management, *, ended_on: date, reason: str, today: date
+) -> tuple[Person, Management, ManagementEnded]:
+    _not_in_future(ended_on, today, "ended_on")
+    try:
+        end_reason = EndReason(reason)
+    except ValueError:
+        codes = ", ".join(r.value for r in EndReason)
+        raise InvalidInput(
+            "reason.unknown",
+            f"Lý do chấm dứt quản lý {reason!r} không hợp lệ; các mã hợp lệ: {codes}. "
+            "Hết thời hạn được tính tự động, không cần nhập.",
+            f"End reason {reason!r} is not valid; valid codes: {codes}. Expiry is computed, not entered.",
+        ) from None
+    if management.ended_on is not None:
+        raise PreconditionFailed(
+            "management.already_ended",
+            f"Quyết định quản lý {management.decision_number} đã chấm dứt ngày {management.ended_on.isoformat()}.",
+            f"Management decision {management.decision_number} already ended on {management.ended_on.isoformat()}.",
+        )
+    if not management.decided_on <= ended_on < management.expires_on:
+        raise PreconditionFailed(
+            "management.not_active",
+            f"Ngày {ended_on.isoformat()} người này không trong diện quản lý theo quyết định "
+            f"{management.decision_number} ({management.decided_on.isoformat()} – {management.expires_on.isoformat()}).",
+            f"On {ended_on.isoformat()} the person is not under management by decision "
+            f"{management.decision_number} ({management.decided_on.isoformat()} to {management.expires_on.isoformat()}).",
+        )
+    ended = replace(management, ended_on=ended_on, end_reason=end_reason)
+    person = replace(person, version=person.version + 1)
+    return person, ended, ManagementEnded(person, ended)

@@ -1,0 +1,131 @@
+"""gRPC edge of the registry: turn requests into typed values (refusing bad ones with a specific,
+bilingual message) and domain results into responses."""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+
+from lienthong.cccd import Sex
+from lienthong.dates import parse_date
+from lienthong.errors import InvalidInput, PermissionDenied
+from lienthong.text import clean_text
+from lienthong_contracts.events.v1 import common_pb2
+from lienthong_contracts.registry.v1 import registry_pb2, registry_pb2_grpc
+from services.registry.handlers import Registry
+
+SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
+_SEX_IN = {common_pb2.SEX_MALE: Sex.MALE, common_pb2.SEX_FEMALE: Sex.FEMALE}
+_SEX_OUT = {v: k for k, v in _SEX_IN.items()}
+
+
+def _uuid(value: str, field: str) -> str:
+    if not _UUID.fullmatch(value):
+        raise InvalidInput(
+            f"{field}.format",
+            f"{field} phải là mã UUID do hệ thống cấp (nhận được {value[:60]!r}).",
+            f"{field} must be a UUID issued by the system (got {value[:60]!r}).",
+        )
+    return value
+
+
+def _sex(value: int) -> Sex:
+    if value not in _SEX_IN:
+        raise InvalidInput(
+            "sex.required", "Phải chọn giới tính nam hoặc nữ.", "Sex must be SEX_MALE or SEX_FEMALE."
+        )
+    return _SEX_IN[value]
+
+
+def _metadata(context: grpc.aio.ServicerContext, key: str) -> str:
+    for name, value in context.invocation_metadata() or ():
+        if name == key and isinstance(value, str):
+            return value
+    return ""
+
+
+class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    async def RegisterPerson(self, request, context):
+        person = await self._registry.register_person(
+            citizen_id=request.citizen_id,
+            full_name=request.full_name,
+            date_of_birth=parse_date(request.date_of_birth, field="date_of_birth"),
+            sex=_sex(request.sex),
+            commune_code=request.commune_code,
+        )
+        return registry_pb2.RegisterPersonResponse(person_id=person.person_id, pseudonym=person.pseudonym)
+
+    async def RecordPositiveDrugTest(self, request, context):
+        test = await self._registry.record_positive_test(
+            person_id=_uuid(request.person_id, "person_id"),
+            tested_on=parse_date(request.tested_on, field="tested_on"),
+            substance=request.substance,
+            place=request.place,
+        )
+        return registry_pb2.RecordPositiveDrugTestResponse(
+            test_id=test.test_id, during_management=test.during_management
+        )
+
+    async def IssueManagementDecision(self, request, context):
+        management = await self._registry.issue_management_decision(
+            person_id=_uuid(request.person_id, "person_id"),
+            decision_number=request.decision_number,
+            decided_on=parse_date(request.decided_on, field="decided_on"),
+        )
+        return registry_pb2.IssueManagementDecisionResponse(
+            management_id=management.management_id, expires_on=management.expires_on.isoformat()
+        )
+
+    async def EndManagement(self, request, context):
+        await self._registry.end_management(
+            management_id=_uuid(request.management_id, "management_id"),
+            ended_on=parse_date(request.ended_on, field="ended_on"),
+            reason=request.reason,
+        )
+        return registry_pb2.EndManagementResponse()
+
+    async def GetPerson(self, request, context):
+        officer = _metadata(context, "x-officer-id")
+        purpose = _metadata(context, "x-purpose")
+        if not officer or not purpose:
+            raise PermissionDenied(
+                "read.unidentified",
+                "Đọc dữ liệu cá nhân cần khai báo cán bộ (x-officer-id) và mục đích (x-purpose).",
+                "Reading personal data needs the officer (x-officer-id) and the purpose (x-purpose) metadata.",
+            )
+        person, tests, managements = await self._registry.read_person(
+            person_id=_uuid(request.person_id, "person_id"),
+            officer_id=clean_text(officer, field="x-officer-id", max_length=100),
+            purpose=clean_text(purpose, field="x-purpose", max_length=200),
+        )
+        return registry_pb2.Person(
+            person_id=person.person_id,
+            citizen_id=person.citizen_id,
+            full_name=person.full_name,
+            date_of_birth=person.date_of_birth.isoformat(),
+            sex=_SEX_OUT[person.sex],
+            commune_code=person.commune_code,
+            pseudonym=person.pseudonym,
+            drug_tests=[
+                registry_pb2.DrugTest(
+                    test_id=t.test_id, tested_on=t.tested_on.isoformat(), substance=t.substance, place=t.place
+                )
+                for t in tests
+            ],
+            managements=[
+                registry_pb2.Management(
+                    management_id=m.management_id,
+                    decision_number=m.decision_number,
+                    decided_on=m.decided_on.isoformat(),
+                    expires_on=m.expires_on.isoformat(),
+                    ended_on=m.ended_on.isoformat() if m.ended_on else "",
+                    end_reason=m.end_reason.value if m.end_reason else "",
+                )
+                for m in managements
+            ],
+        )

@@ -1,0 +1,147 @@
+"""Registry use cases: validate at the edge, decide in the domain, store state and outbox rows in one
+transaction, then wake the relay. Nothing is written and nothing is published when a rule refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lienthong.cccd import Sex, validate_citizen_id
+from lienthong.dates import today_in_vietnam
+from lienthong.ids import uuid7
+from lienthong.outbox import add_to_outbox
+from lienthong.pseudonym import Pseudonymiser
+from lienthong.text import clean_text
+from lienthong.units import commune
+from services.registry import domain, storage
+from services.registry.event_mapping import DomainEvent, to_envelope
+
+T = TypeVar("T")
+
+
+@dataclass
+class Registry:
+    sessions: async_sessionmaker[AsyncSession]
+    pseudonymiser: Pseudonymiser
+    agency: str
+    clock: Callable[[], date] = today_in_vietnam
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    async def _command(self, work: Callable[[AsyncSession], Awaitable[tuple[T, DomainEvent]]]) -> T:
+        # One retry on a concurrent change of the same person: the second attempt sees the new state.
+        for attempt in range(2):
+            try:
+                async with self.sessions.begin() as session:
+                    result, event = await work(session)
+                    await add_to_outbox(session, to_envelope(event, agency=self.agency))
+                break
+            except storage.ConcurrentChange:
+                if attempt == 1:
+                    raise storage.concurrent_change_error() from None
+        for wake in self.after_commit:
+            wake()
+        return result
+
+    async def register_person(
+        self, *, citizen_id: str, full_name: str, date_of_birth: date, sex: Sex, commune_code: str
+    ) -> domain.Person:
+        citizen_id = validate_citizen_id(citizen_id, date_of_birth=date_of_birth, sex=sex)
+        name = clean_text(full_name, field="full_name", max_length=120)
+        unit = commune(commune_code)
+        candidate = domain.Person(
+            person_id=uuid7(),
+            citizen_id=citizen_id,
+            full_name=name,
+            date_of_birth=date_of_birth,
+            sex=sex,
+            commune_code=unit.code,
+            province_code=unit.province_code,
+            pseudonym=self.pseudonymiser.of(citizen_id),
+            registered_on=date_of_birth,
+        )
+
+        async def work(session: AsyncSession):
+            person, event = domain.register(candidate, today=self.clock())
+            await storage.add_person(session, person)
+            return person, event
+
+        return await self._command(work)
+
+    async def record_positive_test(
+        self, *, person_id: str, tested_on: date, substance: str, place: str
+    ) -> domain.DrugTest:
+        place = clean_text(place, field="place", max_length=200, required=False)
+        substance = substance.strip().lower()
+
+        async def work(session: AsyncSession):
+            person = await storage.get_person(session, person_id)
+            person_after, test, event = domain.record_positive_test(
+                person,
+                await storage.managements_of(session, person_id),
+                test_id=uuid7(),
+                tested_on=tested_on,
+                substance=substance,
+                place=place,
+                today=self.clock(),
+            )
+            await storage.save_person_version(session, person, person_after)
+            await storage.add_test(session, test)
+            return test, event
+
+        return await self._command(work)
+
+    async def issue_management_decision(
+        self, *, person_id: str, decision_number: str, decided_on: date
+    ) -> domain.Management:
+        number = clean_text(decision_number, field="decision_number", max_length=60)
+
+        async def work(session: AsyncSession):
+            person = await storage.get_person(session, person_id)
+            person_after, management, event = domain.issue_management_decision(
+                person,
+                await storage.tests_of(session, person_id),
+                await storage.managements_of(session, person_id),
+                management_id=uuid7(),
+                decision_number=number,
+                decided_on=decided_on,
+                today=self.clock(),
+            )
+            await storage.save_person_version(session, person, person_after)
+            await storage.add_management(session, management)
+            return management, event
+
+        return await self._command(work)
+
+    async def end_management(self, *, management_id: str, ended_on: date, reason: str) -> domain.Management:
+        async def work(session: AsyncSession):
+            management = await storage.get_management(session, management_id)
+            person = await storage.get_person(session, management.person_id)
+            person_after, ended, event = domain.end_management(
+                person, management, ended_on=ended_on, reason=reason.strip().lower(), today=self.clock()
+            )
+            await storage.save_person_version(session, person, person_after)
+            await storage.save_management_end(session, ended)
+            return ended, event
+
+        return await self._command(work)
+
+    async def read_person(
+        self, *, person_id: str, officer_id: str, purpose: str
+    ) -> tuple[domain.Person, list[domain.DrugTest], list[domain.Management]]:
+        """Personal data: the read is recorded first, in the same transaction, or not returned at all."""
+        async with self.sessions.begin() as session:
+            person = await storage.get_person(session, person_id)
+            tests = await storage.tests_of(session, person_id)
+            managements = await storage.managements_of(session, person_id)
+            await storage.record_read(
+                session,
+                officer_id=officer_id,
+                purpose=purpose,
+                person_id=person_id,
+                fields="citizen_id,full_name,date_of_birth,sex,commune_code,drug_tests,managements",
+            )
+        return person, tests, managements

@@ -1,0 +1,48 @@
+"""Composition root of the registry process: `python -m services.registry`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lienthong.bus import StreamSpec
+from lienthong.pseudonym import Pseudonymiser
+from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, serve
+from lienthong_contracts.registry.v1 import registry_pb2_grpc
+from services.registry.event_mapping import STREAM, SUBJECTS
+from services.registry.grpc_api import SERVICE_NAME, RegistryServicer
+from services.registry.handlers import Registry
+from services.registry.settings import RegistrySettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build_plan(settings: RegistrySettings) -> ServicePlan:
+    infra = Infrastructure.create(settings)
+    registry = Registry(
+        sessions=infra.sessions,
+        pseudonymiser=Pseudonymiser(settings.pseudonym_key_bytes(), settings.pseudonym_key_version),
+        agency=settings.agency,
+    )
+    servicer = RegistryServicer(registry)
+    return ServicePlan(
+        infra=infra,
+        migrations=MIGRATIONS,
+        grpc_servicers=[
+            lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)
+        ],
+        grpc_service_names=[SERVICE_NAME],
+        owned_streams=[StreamSpec(name=STREAM, subjects=SUBJECTS, description="Registry (police) events")],
+        relay_stream=STREAM,
+        on_relay=lambda relay: registry.after_commit.append(relay.notify),
+    )
+
+
+def main() -> None:
+    settings = RegistrySettings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(build_plan(settings)))
+
+
+if __name__ == "__main__":
+    main()
