@@ -18,6 +18,10 @@ from lienthong.ids import uuid7
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/protobuf"
 SUBJECT_PATTERN = re.compile(r"[a-z]+\.[a-z_]+\.[a-z_]+\.v[0-9]+", re.ASCII)
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})", re.ASCII
+)
+_VERSION = re.compile(r"[0-9]{1,18}", re.ASCII)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 
 
@@ -108,16 +112,17 @@ class Envelope:
         event_id = need("ce-id")
         if not _UUID.fullmatch(event_id):
             raise BadEvent(f"ce-id {event_id!r} is not a UUID")
+        raw_time = need("ce-time")
+        if not _RFC3339.fullmatch(raw_time):
+            raise BadEvent(f"ce-time {raw_time!r} is not an RFC 3339 timestamp with an offset")
         try:
-            time = datetime.fromisoformat(need("ce-time").replace("Z", "+00:00"))
+            time = datetime.fromisoformat(raw_time.replace("Z", "+00:00"))
         except ValueError:
-            raise BadEvent(f"ce-time {headers['ce-time']!r} is not an RFC 3339 timestamp") from None
-        try:
-            version = int(need("lt-aggregate-version"))
-        except ValueError:
-            raise BadEvent(
-                f"lt-aggregate-version {headers['lt-aggregate-version']!r} is not a number"
-            ) from None
+            raise BadEvent(f"ce-time {raw_time!r} is not a real time") from None
+        raw_version = need("lt-aggregate-version")
+        if not _VERSION.fullmatch(raw_version):
+            raise BadEvent(f"lt-aggregate-version {raw_version!r} is not a number")
+        version = int(raw_version)
         return cls(
             subject=subject,
             event_id=event_id,

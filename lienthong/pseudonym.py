@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MIN_KEY_BYTES = 32
 
 
 @dataclass(frozen=True)
 class Pseudonymiser:
-    key: bytes
+    key: bytes = field(repr=False)
     version: int
 
     def __post_init__(self) -> None:

@@ -27,13 +27,19 @@ def normalise_database_url(url: str) -> str:
             return driver + url[len(plain) :]
     if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         return url
+    scheme = url.split("://", 1)[0] if "://" in url else "(none)"
+    # Never echo the URL itself: it may hold a password.
     raise ValueError(
-        f"unsupported database URL {url!r}: use sqlite:///path/file.db or postgresql://user@host:port/db"
+        f"unsupported database URL scheme {scheme!r}: use sqlite:///path/file.db or postgresql://user@host:port/db"
     )
 
 
+# Refusals name the variable but never repeat its value: URLs hold passwords and keys are secrets.
+_CONFIG = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore", hide_input_in_errors=True)
+
+
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore")
+    model_config = _CONFIG
 
     service_name: str = "service"
     nats_url: str = "nats://127.0.0.1:4222"
@@ -63,7 +69,7 @@ class ServiceSettings(BaseSettings):
 class PseudonymSettings(BaseSettings):
     """Settings of a department service that turns citizen IDs into pseudonyms."""
 
-    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore")
+    model_config = _CONFIG
 
     pseudonym_key: SecretStr = SecretStr(DEMO_PSEUDONYM_KEY)
     pseudonym_key_version: int = Field(default=1, ge=1)
