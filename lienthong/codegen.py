@@ -63,6 +63,10 @@ def problem(root: Path = ROOT) -> str | None:
         return f"generated protobuf code is missing ({PACKAGE}/): {fix}"
     if stamp.read_text().strip() != source_digest(root):
         return f"generated protobuf code in {PACKAGE}/ is stale: proto/ changed since it was generated; {fix}"
+    for proto in proto_files(root):
+        module = root / proto.relative_to(root / "proto").with_name(proto.stem + "_pb2.py")
+        if not module.exists():
+            return f"generated module {module.relative_to(root)} is missing; {fix}"
     return None
 
 
