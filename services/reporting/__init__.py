@@ -1,0 +1,1 @@
+"""Reporting: the steering committee's read model, built only from the departments' events."""

@@ -1,0 +1,236 @@
+"""Reporting's read model: facts per person pseudonym, unit and date, and the queries over them.
+
+Tables must stay identical to ``migrations/`` (a test compares them). Writes are batched (one statement
+per table per consumer batch) and idempotent, so a replay of the streams rebuilds the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lienthong import inbox
+from lienthong.db import insert_ignoring_duplicates
+from services.reporting.domain import EXPIRED, Counts, Period, Spell
+
+metadata = MetaData()
+
+PEOPLE = Table(
+    "people",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("sex", String(12), nullable=False),
+    Column("commune_code", String(5), nullable=False),
+    Column("registered_on", Date, nullable=False),
+)
+
+POSITIVE_TESTS = Table(
+    "positive_tests",
+    metadata,
+    Column("test_id", String(64), primary_key=True),
+    Column("pseudonym", String(64), nullable=False, index=True),
+    Column("tested_on", Date, nullable=False, index=True),
+    Column("commune_code", String(5), nullable=False),
+    Column("province_code", String(2), nullable=False),
+    Column("sex", String(12), nullable=False),
+    Column("age_band", String(12), nullable=False),
+    Column("substance", String(50), nullable=False),
+    Column("during_management", Boolean, nullable=False),
+)
+
+# One row per management decision. The decided part and the ended part come from two events that may
+# arrive in either order; each part carries the aggregate version of the event that last set it.
+MANAGEMENT_SPELLS = Table(
+    "management_spells",
+    metadata,
+    Column("management_id", String(64), primary_key=True),
+    Column("pseudonym", String(64), nullable=False, index=True),
+    Column("commune_code", String(5), nullable=True),
+    Column("province_code", String(2), nullable=True),
+    Column("sex", String(12), nullable=True),
+    Column("age_band", String(12), nullable=True),
+    Column("decided_on", Date, nullable=True, index=True),
+    Column("expires_on", Date, nullable=True),
+    Column("decided_version", Integer, nullable=True),
+    Column("ended_on", Date, nullable=True),
+    Column("end_reason", String(50), nullable=True),
+    Column("ended_version", Integer, nullable=True),
+    Index("ix_management_spells_unit", "province_code", "commune_code"),
+)
+
+INGEST_STATE = Table(
+    "ingest_state",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("last_event_time", DateTime(timezone=True), nullable=False),
+)
+
+INBOX = inbox.define_table_v1(metadata)
+
+DECIDED_PART = ("commune_code", "province_code", "sex", "age_band", "decided_on", "expires_on")
+ENDED_PART = ("ended_on", "end_reason")
+SPELL_COLUMNS = ("management_id", "pseudonym", *DECIDED_PART, "decided_version", *ENDED_PART, "ended_version")
+
+
+def _insert(session: AsyncSession, table: Table):
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+async def add_people(session: AsyncSession, rows: Sequence[dict]) -> None:
+    if rows:
+        await session.execute(insert_ignoring_duplicates(PEOPLE, session.bind.dialect.name), list(rows))
+
+
+async def add_positive_tests(session: AsyncSession, rows: Sequence[dict]) -> None:
+    if rows:
+        statement = insert_ignoring_duplicates(POSITIVE_TESTS, session.bind.dialect.name)
+        await session.execute(statement, list(rows))
+
+
+async def upsert_spells(session: AsyncSession, rows: Sequence[dict]) -> None:
+    """Insert or update spells, at most one row per management_id (PostgreSQL refuses two in one statement).
+
+    Each part is replaced only by a row that carries that part with a version at least as new, so the
+    result does not depend on the order the events arrived in.
+    """
+    if not rows:
+        return
+    statement = _insert(session, MANAGEMENT_SPELLS)
+    new, old = statement.excluded, MANAGEMENT_SPELLS.c
+
+    def newer(part: str):
+        return and_(
+            new[f"{part}_version"].is_not(None),
+            or_(old[f"{part}_version"].is_(None), new[f"{part}_version"] >= old[f"{part}_version"]),
+        )
+
+    updates = {}
+    for part, columns in (("decided", DECIDED_PART), ("ended", ENDED_PART)):
+        for name in (*columns, f"{part}_version"):
+            updates[name] = case((newer(part), new[name]), else_=old[name])
+    statement = statement.on_conflict_do_update(index_elements=[old.management_id], set_=updates)
+    await session.execute(statement, [{name: row.get(name) for name in SPELL_COLUMNS} for row in rows])
+
+
+async def spell_owners(session: AsyncSession, management_ids: Sequence[str]) -> dict[str, str]:
+    if not management_ids:
+        return {}
+    result = await session.execute(
+        select(MANAGEMENT_SPELLS.c.management_id, MANAGEMENT_SPELLS.c.pseudonym).where(
+            MANAGEMENT_SPELLS.c.management_id.in_(list(management_ids))
+        )
+    )
+    return dict(result.all())
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def record_ingest(session: AsyncSession, consumer: str, newest_event_time: datetime) -> None:
+    statement = _insert(session, INGEST_STATE).values(
+        consumer=consumer, last_event_time=_utc(newest_event_time)
+    )
+    new, old = statement.excluded.last_event_time, INGEST_STATE.c.last_event_time
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[INGEST_STATE.c.consumer],
+            set_={"last_event_time": case((new > old, new), else_=old)},
+        )
+    )
+
+
+async def events_applied(session: AsyncSession, consumer: str) -> int:
+    return await session.scalar(select(func.count()).where(INBOX.c.consumer == consumer)) or 0
+
+
+async def last_event_time(session: AsyncSession, consumer: str) -> datetime | None:
+    moment = await session.scalar(
+        select(INGEST_STATE.c.last_event_time).where(INGEST_STATE.c.consumer == consumer)
+    )
+    return _utc(moment) if moment is not None else None
+
+
+# The report in SQL. These expressions restate domain.spell_end and domain.contribution; a test checks
+# that both give the same figures on random data.
+_S = MANAGEMENT_SPELLS.c
+_ENDED_EARLY = and_(_S.ended_on.is_not(None), _S.ended_on <= _S.expires_on)
+_RAW_END = case((_ENDED_EARLY, _S.ended_on), else_=_S.expires_on)
+_END = case((_RAW_END < _S.decided_on, _S.decided_on), else_=_RAW_END)
+_REASON = case((_ENDED_EARLY, func.coalesce(_S.end_reason, "unspecified")), else_=literal(EXPIRED))
+
+
+async def management_counts(
+    session: AsyncSession,
+    period: Period,
+    *,
+    commune_codes: Sequence[str] = (),
+    province_code: str = "",
+) -> dict[tuple[str, str], Counts]:
+    start, end = bindparam("period_start", type_=Date), bindparam("period_end", type_=Date)
+    filters = [_S.decided_on.is_not(None), _S.decided_on <= end, _END >= start]
+    if commune_codes:
+        filters.append(_S.commune_code.in_(list(commune_codes)))
+    if province_code:
+        filters.append(_S.province_code == province_code)
+    flags = (
+        select(
+            _S.commune_code,
+            _S.province_code,
+            # The filter already keeps D <= P and E >= S, which shortens each test to one comparison.
+            case((_S.decided_on < start, 1), else_=0).label("at_start"),
+            case((_S.decided_on >= start, 1), else_=0).label("new"),
+            case((_END <= end, _REASON)).label("ended_reason"),
+            case((_END > end, 1), else_=0).label("at_end"),
+        )
+        .where(*filters)
+        .subquery()
+    )
+    # Grouping by the subquery's plain columns: PostgreSQL does not match bound parameters across clauses.
+    grouped = select(
+        flags.c.commune_code,
+        flags.c.province_code,
+        flags.c.ended_reason,
+        func.sum(flags.c.at_start),
+        func.sum(flags.c.new),
+        func.count(),
+        func.sum(flags.c.at_end),
+    ).group_by(flags.c.commune_code, flags.c.province_code, flags.c.ended_reason)
+    result = await session.execute(grouped, {"period_start": period.start, "period_end": period.end})
+    counts: dict[tuple[str, str], Counts] = {}
+    for commune, province, reason, at_start, new, n, at_end in result:
+        part = Counts(int(at_start), int(new), {reason: int(n)} if reason is not None else {}, int(at_end))
+        counts[(commune, province)] = counts.get((commune, province), Counts()) + part
+    return counts
+
+
+async def load_spells(session: AsyncSession) -> list[Spell]:
+    """Every counted spell (decision known), for checks and exports."""
+    result = await session.execute(
+        select(
+            _S.commune_code, _S.province_code, _S.decided_on, _S.expires_on, _S.ended_on, _S.end_reason
+        ).where(_S.decided_on.is_not(None))
+    )
+    return [Spell(*row) for row in result]
