@@ -56,6 +56,8 @@ def make_broker(
 
     async def disconnected() -> None:
         metrics.connected.set(0)
+        if getattr(broker, "lienthong_closing", False):
+            return  # our own shutdown, not an outage
         metrics.disconnects.inc()
         log.warning("lost connection to NATS; reconnecting")
 
@@ -89,6 +91,11 @@ async def connect(broker: NatsBroker) -> JetStreamContext:
     return jetstream(broker)
 
 
+def mark_closing(broker: NatsBroker) -> None:
+    """Say that the coming disconnect is a shutdown, so it is not logged or counted as an outage."""
+    broker.lienthong_closing = True  # type: ignore[attr-defined]
+
+
 def jetstream(broker: NatsBroker) -> JetStreamContext:
     return broker.config.connection_state.stream
 
@@ -105,18 +112,21 @@ async def declare_stream(js: JetStreamContext, spec: StreamSpec) -> None:
 
 
 async def wait_for_stream(
-    js: JetStreamContext, name: str, *, timeout: float = 60.0, interval: float = 0.5
+    js: JetStreamContext, name: str, *, timeout: float | None = 60.0, interval: float = 0.5
 ) -> None:
-    """Wait until the owner has declared ``name``; never declare it ourselves."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    """Wait until the owner has declared ``name`` (for ever with ``timeout=None``); never declare it."""
+    deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+    warned = False
     while True:
         try:
             await js.stream_info(name)
             return
         except NotFoundError:
-            if asyncio.get_running_loop().time() > deadline:
+            if deadline is not None and asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(
                     f"stream {name} does not exist after {timeout:.0f}s: is its owner running?"
                 ) from None
-            log.info("waiting for stream %s to be declared by its owner", name)
+            if not warned:
+                log.warning("waiting for stream %s: its owner declares it and has not started yet", name)
+                warned = True
             await asyncio.sleep(interval)

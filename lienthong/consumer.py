@@ -14,18 +14,21 @@ together with their inbox rows, then acknowledged. Failure handling, by cause:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
+import nats.errors
 from faststream import AckPolicy, Context
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import DeliverPolicy
+from nats.js.client import JetStreamContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -213,3 +216,29 @@ class BatchConsumer:
         self._metrics.pending.labels(self.spec.name).set(info.num_pending or 0)
         self._metrics.ack_pending.labels(self.spec.name).set(info.num_ack_pending or 0)
         self._metrics.redelivered.labels(self.spec.name).set(info.num_redelivered or 0)
+
+
+def _fetch_timeouts_as_nats_errors() -> None:
+    """nats-py 2.16 ``PullSubscription.fetch`` sometimes raises a bare ``asyncio.TimeoutError`` where it
+    documents ``nats.errors.TimeoutError``; FastStream 0.7.8's pull loop only catches the latter, so the
+    bare one kills the consume task and drops the batch it was collecting until ``ack_wait`` expires.
+    Translate it once, here, until both libraries agree."""
+    PullSubscription = JetStreamContext.PullSubscription
+    original = PullSubscription.fetch
+    if getattr(original, "lienthong_translates_timeouts", False):
+        return
+
+    @functools.wraps(original)
+    async def fetch(self, *args, **kwargs):
+        try:
+            return await original(self, *args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except TimeoutError as exc:
+            raise nats.errors.TimeoutError from exc
+
+    fetch.lienthong_translates_timeouts = True  # type: ignore[attr-defined]
+    PullSubscription.fetch = fetch  # type: ignore[method-assign]
+
+
+_fetch_timeouts_as_nats_errors()

@@ -135,6 +135,7 @@ async def start_server(
     registry: CollectorRegistry,
     add_servicers: Iterable[Callable[[grpc.aio.Server], None]],
     service_names: Iterable[str],
+    initially_serving: bool = True,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Start a grpc.aio server; return it, the port it bound (``port=0`` picks a free one) and its health."""
     server = grpc.aio.server(interceptors=[EdgeInterceptor(registry)])
@@ -150,6 +151,11 @@ async def start_server(
     if bound == 0:
         raise OSError(f"cannot bind gRPC to {host}:{port}")
     await server.start()
-    for name in ["", *names]:
-        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await set_serving(health, names, serving=initially_serving)
     return server, bound, health
+
+
+async def set_serving(health: HealthServicer, service_names: Iterable[str], *, serving: bool) -> None:
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+    for name in ["", *service_names]:
+        await health.set(name, status)

@@ -8,6 +8,7 @@ on SIGINT/SIGTERM: gRPC stops taking calls, the relay and consumers finish their
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -106,73 +107,98 @@ async def serve(
 ) -> None:
     """Run the service until SIGINT/SIGTERM, or until ``stop`` is set when one is given (tests).
 
-    ``on_ready`` receives the same dictionary as the printed ``ready`` line.
+    gRPC starts first and answers health checks with NOT_SERVING until the bus is connected and every
+    consumer is attached, so an operator can see a service that waits for another department's stream.
+    ``on_ready`` receives the same dictionary as the printed ``ready`` line. Whatever was started is
+    stopped again, in reverse order, also when start-up fails or the task is cancelled.
     """
     infra, settings = plan.infra, plan.infra.settings
-    if stop is None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+    names = list(plan.grpc_service_names)
+    async with contextlib.AsyncExitStack() as started:
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+                started.callback(loop.remove_signal_handler, sig)
+        started.push_async_callback(infra.engine.dispose)
 
-    await migrate.upgrade(infra.engine, plan.migrations)
-    metrics_server = MetricsServer(infra.registry, settings.metrics_host, settings.metrics_port)
-    await _connect_with_retry(infra.broker, settings.nats_url)
-    js = bus.jetstream(infra.broker)
-    for spec in plan.owned_streams:
-        await bus.declare_stream(js, spec)
-    for consumer in plan.consumers:
-        await bus.wait_for_stream(js, consumer.spec.stream, timeout=300)
-    await infra.broker.start()
-
-    tasks: list[asyncio.Task] = []
-    relay: OutboxRelay | None = None
-    if plan.relay_stream:
-        relay = OutboxRelay(
-            sessions=infra.sessions,
-            broker=infra.broker,
-            stream=plan.relay_stream,
-            holder=f"{socket.gethostname()}:{os.getpid()}",
-            metrics=OutboxMetrics.create(infra.registry),
+        await migrate.upgrade(infra.engine, plan.migrations)
+        metrics_server = MetricsServer(infra.registry, settings.metrics_host, settings.metrics_port)
+        started.callback(metrics_server.close)
+        server, grpc_port, health = await grpcserver.start_server(
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            registry=infra.registry,
+            add_servicers=plan.grpc_servicers,
+            service_names=names,
+            initially_serving=False,
         )
-        if plan.on_relay:
-            plan.on_relay(relay)
-        tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-    for consumer in plan.consumers:
-        tasks.append(asyncio.create_task(_every(2.0, consumer.refresh_lag), name=f"lag-{consumer.spec.name}"))
-    tasks.extend(asyncio.create_task(job()) for job in plan.background)
 
-    server, grpc_port, health = await grpcserver.start_server(
-        host=settings.grpc_host,
-        port=settings.grpc_port,
-        registry=infra.registry,
-        add_servicers=plan.grpc_servicers,
-        service_names=plan.grpc_service_names,
-    )
-    ready = {
-        "event": "ready",
-        "service": settings.service_name,
-        "grpc": f"{settings.grpc_host}:{grpc_port}",
-        "metrics": f"http://{metrics_server.host}:{metrics_server.port}/metrics",
-        "pid": os.getpid(),
-    }
-    if on_ready:
-        on_ready(ready)
-    else:
-        print(json.dumps(ready), flush=True)
-    await stop.wait()
+        async def stop_grpc() -> None:
+            await health.enter_graceful_shutdown()
+            await server.stop(grace=5)
 
-    log.info("shutting down %s", settings.service_name)
-    await health.enter_graceful_shutdown()
-    await server.stop(grace=5)
-    if relay:
-        relay.stop()
-    for consumer in plan.consumers:
-        consumer.stop()
+        started.push_async_callback(stop_grpc)
+
+        await _connect_with_retry(infra.broker, settings.nats_url)
+        started.push_async_callback(_stop_broker, infra.broker)
+        js = bus.jetstream(infra.broker)
+        for spec in plan.owned_streams:
+            await bus.declare_stream(js, spec)
+        for consumer in plan.consumers:
+            await bus.wait_for_stream(js, consumer.spec.stream, timeout=None)
+            started.callback(consumer.stop)
+        await infra.broker.start()
+
+        tasks: list[asyncio.Task] = []
+        started.push_async_callback(_cancel_all, tasks)
+        if plan.relay_stream:
+            relay = OutboxRelay(
+                sessions=infra.sessions,
+                broker=infra.broker,
+                stream=plan.relay_stream,
+                holder=f"{socket.gethostname()}:{os.getpid()}",
+                metrics=OutboxMetrics.create(infra.registry),
+            )
+            if plan.on_relay:
+                plan.on_relay(relay)
+            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+
+            async def stop_relay() -> None:
+                # The relay finishes the batch it is publishing, so its marks are not lost.
+                relay.stop()
+                await asyncio.gather(relay_task, return_exceptions=True)
+
+            started.push_async_callback(stop_relay)
+        for consumer in plan.consumers:
+            tasks.append(
+                asyncio.create_task(_every(2.0, consumer.refresh_lag), name=f"lag-{consumer.spec.name}")
+            )
+        tasks.extend(asyncio.create_task(job()) for job in plan.background)
+
+        await grpcserver.set_serving(health, names, serving=True)
+        ready = {
+            "event": "ready",
+            "service": settings.service_name,
+            "grpc": f"{settings.grpc_host}:{grpc_port}",
+            "metrics": f"http://{metrics_server.host}:{metrics_server.port}/metrics",
+            "pid": os.getpid(),
+        }
+        if on_ready:
+            on_ready(ready)
+        else:
+            print(json.dumps(ready), flush=True)
+        await stop.wait()
+        log.info("shutting down %s", settings.service_name)
+
+
+async def _stop_broker(broker: NatsBroker) -> None:
+    bus.mark_closing(broker)
+    await broker.stop()
+
+
+async def _cancel_all(tasks: list[asyncio.Task]) -> None:
     for task in tasks:
-        if task.get_name() != "outbox-relay":
-            task.cancel()
+        task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await infra.broker.stop()
-    await infra.engine.dispose()
-    metrics_server.close()

@@ -152,3 +152,26 @@ async def _equals(awaitable, expected):
 async def _no_pending(js):
     info = await js.consumer_info(STREAM.name, "tester")
     return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def test_fetch_timeouts_surface_as_nats_timeouts(nats_server, monkeypatch):
+    """FastStream's pull loop only survives nats.errors.TimeoutError; nats-py can raise a bare one when its
+    wait for the server's first reply runs out. The plumbing makes fetch keep to the documented type."""
+    import nats
+    import nats.errors
+
+    import lienthong.consumer  # noqa: F401  (installs the translation)
+
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await js.add_stream(name="EMPTY", subjects=["empty.>"])
+    subscription = await js.pull_subscribe("empty.>", durable="probe", stream="EMPTY")
+
+    async def reply_never_arrives(timeout=None):
+        raise TimeoutError  # what nats-py's own wait raises
+
+    monkeypatch.setattr(subscription._sub, "next_msg", reply_never_arrives)
+    with pytest.raises(TimeoutError) as caught:
+        await subscription.fetch(5, timeout=1)
+    await nc.close()
+    assert type(caught.value) is nats.errors.TimeoutError
