@@ -1,0 +1,284 @@
+"""``lienthong``: the operator's single entry point.
+
+lienthong demo      the whole system on this machine with synthetic demo data, report, then serve
+lienthong up        the same system without demo data; its data is kept between runs
+lienthong codegen   generate (or --check) the Python code of the contracts in proto/
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lienthong.localrun import SERVICES, LocalRunError, LocalSystem, ServiceFailed
+
+app = typer.Typer(
+    name="lienthong",
+    help="Interagency data hub for drug-dependence management: local run, demo and tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEMO_DIR = Path(".lienthong") / "demo"
+UP_DIR = Path(".lienthong") / "local"
+
+
+def make_console() -> Console:
+    # Piped output (CI, tests) gets a width wide enough for the report instead of rich's 80 columns.
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        return Console(width=200)
+    return Console()
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run like Ctrl-C does: children are stopped in order, never orphaned.
+
+    SIGINT gets Python's usual handler even when the parent shell ignored it (a background job)."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _start(console: Console, system: LocalSystem) -> None:
+    with console.status("Starting…") as status:
+
+        def step(message: str) -> None:
+            status.update(f"{message}…")
+
+        system.start(on_step=step)
+    assert system.nats is not None
+    console.print(
+        f"[green]✓[/] nats-server {system.nats.url} (JetStream, sync always), "
+        + ", ".join(f"{name} {ep.grpc}" for name, ep in system.endpoints().items())
+    )
+
+
+def _stop(console: Console, system: LocalSystem) -> None:
+    if not system.services and system.nats is None:
+        system.stop()
+        return
+    console.print("Stopping (reporting, registry, then nats-server)…")
+
+    def stopped(name: str, code: int | None) -> None:
+        console.print(f"  {name} stopped" + (f" (exit code {code})" if code not in (0, None) else ""))
+
+    system.stop(on_step=stopped)
+
+
+def endpoints_table(system: LocalSystem) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    names = {s.name: s.grpc_service for s in SERVICES}
+    for name, endpoint in system.endpoints().items():
+        grid.add_row(name, f"gRPC {endpoint.grpc}  ({names[name]}; health, reflection)")
+        grid.add_row("", f"metrics {endpoint.metrics}")
+    if system.nats:
+        grid.add_row("NATS", f"{system.nats.url}  monitoring {system.nats.monitor_url}")
+    grid.add_row("logs", str(system.log_dir))
+    grid.add_row("data", str(system.data_dir))
+    return grid
+
+
+def _serve(console: Console, system: LocalSystem) -> None:
+    console.print()
+    console.print("[bold]Endpoints[/]")
+    console.print(endpoints_table(system))
+    reporting = system.endpoints().get("reporting")
+    if reporting:
+        console.print(f"Try: grpcurl -plaintext {reporting.grpc} list")
+    console.print("[bold]Ctrl-C to stop[/] (nhấn Ctrl-C để dừng).")
+    while True:
+        time.sleep(0.5)
+        dead = system.dead_service()
+        if dead is not None:
+            code = dead.process.returncode if dead.process else None
+            raise ServiceFailed(
+                dead.name, f"stopped unexpectedly (exit code {code})", dead.log_path, dead.log_tail()
+            )
+        if not system.nats_alive():
+            raise LocalRunError(f"nats-server stopped unexpectedly; see {system.log_dir / 'nats-server.log'}")
+
+
+def _fail(console: Console, error: BaseException | str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {error}", highlight=False)
+    return typer.Exit(1)
+
+
+async def _load_and_report(
+    console: Console, system: LocalSystem, *, people: int, seed: int, concurrency: int, timeout: float
+) -> int:
+    from lienthong import demo
+
+    endpoints = system.endpoints()
+    plans = demo.build_scenario(people, seed)
+    planned = sum(p.command_count for p in plans)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        loading = progress.add_task(f"Loading {people} people through the registry gRPC API", total=planned)
+        outcome = await demo.load_scenario(
+            plans,
+            endpoints["registry"].grpc,
+            concurrency=concurrency,
+            on_command=lambda _kind, _ok: progress.advance(loading),
+        )
+        applying = progress.add_task("Reporting applies the events from JetStream", total=outcome.succeeded)
+        status = await demo.wait_for_ingest(
+            endpoints["reporting"].grpc,
+            outcome.succeeded,
+            timeout=timeout,
+            on_progress=lambda s: progress.update(applying, completed=s.events_applied),
+        )
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(outcome.by_kind.items()))
+    console.print(
+        f"[green]✓[/] {outcome.succeeded} commands accepted ({summary}); reporting applied "
+        f"{status.events_applied} events"
+    )
+    if outcome.failed:
+        console.print(f"[yellow]! {outcome.failed} commands refused by the registry[/], first ones:")
+        for line in outcome.errors[:5]:
+            console.print(f"  {line}", highlight=False)
+    if status.events_dead_lettered:
+        console.print(f"[yellow]! {status.events_dead_lettered} events dead-lettered by reporting[/]")
+    report = await demo.management_report(endpoints["reporting"].grpc, date(2025, 1, 1), date(2025, 12, 31))
+    console.print()
+    console.print(demo.report_table(report, compact=console.width < demo.WIDE_TABLE_COLUMNS))
+    return 1 if outcome.failed or status.events_dead_lettered else 0
+
+
+@app.command("demo")
+def demo_command(
+    people: int = typer.Option(300, "--people", min=1, max=100_000, help="Synthetic people to create."),
+    seed: int = typer.Option(2025, "--seed", help="Seed of the scenario: the same seed gives the same data."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Print the report, then stop (for tests and CI)."),
+    data_dir: Path = typer.Option(DEMO_DIR, "--data-dir", help="Demo data folder; emptied at every start."),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        help="PostgreSQL server (postgresql://user@host:5432/postgres): the demo (re)creates the databases "
+        "lienthong_demo_registry and lienthong_demo_reporting there. Default: SQLite files in the data folder.",
+    ),
+    concurrency: int = typer.Option(20, "--concurrency", min=1, max=200, help="gRPC calls in flight."),
+    timeout: float = typer.Option(
+        300.0, "--timeout", min=1, help="Seconds to wait for reporting to catch up."
+    ),
+) -> None:
+    """Start the system with a fresh demo data folder, load synthetic data, print the 2025 report, serve."""
+    console = make_console()
+    console.print(
+        f"[bold]lienthong demo[/]: starting from a fresh demo data folder [cyan]{data_dir}[/] "
+        "(what an earlier demo left there is removed)."
+    )
+    try:
+        system = LocalSystem(
+            data_dir, database_url=database_url, fresh=True, database_prefix="lienthong_demo"
+        )
+    except LocalRunError as error:
+        raise _fail(console, error) from None
+    exit_code = 0
+    with _signals_as_interrupt():
+        try:
+            _start(console, system)
+            exit_code = asyncio.run(
+                _load_and_report(
+                    console, system, people=people, seed=seed, concurrency=concurrency, timeout=timeout
+                )
+            )
+            if no_wait:
+                console.print("--no-wait: not serving.")
+            else:
+                _serve(console, system)
+        except KeyboardInterrupt:
+            console.print()
+        except (LocalRunError, TimeoutError) as error:
+            exit_code = 1
+            console.print(f"[bold red]error:[/] {error}", highlight=False)
+        finally:
+            _stop(console, system)
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+@app.command("up")
+def up_command(
+    data_dir: Path = typer.Option(UP_DIR, "--data-dir", help="Data folder, kept between runs."),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        help="PostgreSQL server (postgresql://user@host:5432/postgres): the databases lienthong_registry and "
+        "lienthong_reporting are created there if missing. Default: SQLite files in the data folder.",
+    ),
+) -> None:
+    """Start nats-server, registry and reporting on this machine (no demo data) and serve until Ctrl-C."""
+    console = make_console()
+    try:
+        system = LocalSystem(data_dir, database_url=database_url, fresh=False, database_prefix="lienthong")
+    except LocalRunError as error:
+        raise _fail(console, error) from None
+    exit_code = 0
+    with _signals_as_interrupt():
+        try:
+            _start(console, system)
+            _serve(console, system)
+        except KeyboardInterrupt:
+            console.print()
+        except LocalRunError as error:
+            exit_code = 1
+            console.print(f"[bold red]error:[/] {error}", highlight=False)
+        finally:
+            _stop(console, system)
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+@app.command("codegen")
+def codegen_command(
+    check: bool = typer.Option(False, "--check", help="Only tell whether the generated code is up to date."),
+) -> None:
+    """Generate lienthong_contracts/ from proto/ (needs grpcio-tools, in the dev extra)."""
+    from lienthong import codegen
+
+    console = make_console()
+    if check:
+        message = codegen.problem()
+        if message:
+            console.print(f"[bold red]{message}[/]", highlight=False)
+            raise typer.Exit(1)
+        console.print("generated code is up to date")
+        return
+    try:
+        out = codegen.generate()
+    except ModuleNotFoundError as error:
+        raise _fail(console, f"{error}: install the dev extra (pip install -e '.[dev]')") from None
+    console.print(f"generated {out}")
+
+
+if __name__ == "__main__":
+    app()
