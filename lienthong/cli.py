@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -202,28 +202,15 @@ def demo_command(
         )
     except LocalRunError as error:
         raise _fail(console, error) from None
-    exit_code = 0
-    with _signals_as_interrupt():
-        try:
-            _start(console, system)
-            exit_code = asyncio.run(
-                _load_and_report(
-                    console, system, people=people, seed=seed, concurrency=concurrency, timeout=timeout
-                )
+
+    def load() -> int:
+        return asyncio.run(
+            _load_and_report(
+                console, system, people=people, seed=seed, concurrency=concurrency, timeout=timeout
             )
-            if no_wait:
-                console.print("--no-wait: not serving.")
-            else:
-                _serve(console, system)
-        except KeyboardInterrupt:
-            console.print()
-        except (LocalRunError, TimeoutError) as error:
-            exit_code = 1
-            console.print(f"[bold red]error:[/] {error}", highlight=False)
-        finally:
-            _stop(console, system)
-    if exit_code:
-        raise typer.Exit(exit_code)
+        )
+
+    _run(console, system, load=load, serve=not no_wait)
 
 
 @app.command("up")
@@ -242,14 +229,24 @@ def up_command(
         system = LocalSystem(data_dir, database_url=database_url, fresh=False, database_prefix="lienthong")
     except LocalRunError as error:
         raise _fail(console, error) from None
+    _run(console, system, load=None, serve=True)
+
+
+def _run(console: Console, system: LocalSystem, *, load: Callable[[], int] | None, serve: bool) -> None:
+    """Start the system, optionally load data, serve until Ctrl-C, and always stop it in order."""
     exit_code = 0
     with _signals_as_interrupt():
         try:
             _start(console, system)
-            _serve(console, system)
+            if load is not None:
+                exit_code = load()
+            if serve:
+                _serve(console, system)
+            else:
+                console.print("--no-wait: not serving.")
         except KeyboardInterrupt:
             console.print()
-        except LocalRunError as error:
+        except (LocalRunError, TimeoutError) as error:
             exit_code = 1
             console.print(f"[bold red]error:[/] {error}", highlight=False)
         finally:

@@ -13,29 +13,12 @@ from lienthong.cccd import Sex, validate_citizen_id
 from lienthong.dates import add_years
 from lienthong.demo import DEMO_COMMUNES, TOTAL_LABEL, build_scenario, report_table
 from lienthong_contracts.reporting.v1 import reporting_pb2
+from services.registry import domain as registry_domain
 
 AS_OF = date(2026, 11, 1)
-SUBSTANCES = {
-    "heroin",
-    "methamphetamine",
-    "amphetamine",
-    "mdma",
-    "ketamine",
-    "cannabis",
-    "opium",
-    "morphine",
-    "cocaine",
-    "other",
-}
-REASONS = {
-    "addicted",
-    "commune_education",
-    "reform_school",
-    "compulsory_education",
-    "imprisoned",
-    "died",
-    "missing",
-}
+# The registry's own lists: the demo must only send what the registry accepts.
+SUBSTANCES = registry_domain.SUBSTANCES
+REASONS = {reason.value for reason in registry_domain.EndReason}
 
 
 def test_same_seed_same_people_other_seed_other_people() -> None:
