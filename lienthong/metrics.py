@@ -89,7 +89,7 @@ class ConsumerMetrics:
         return cls(
             consumed=Counter(
                 "lienthong_events_consumed",
-                "Events taken from JetStream, by outcome (applied, duplicate, stale, dead_lettered)",
+                "Events taken from JetStream, by outcome (applied, duplicate, dead_lettered)",
                 ["consumer", "subject", "outcome"],
                 registry=registry,
             ),
