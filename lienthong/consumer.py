@@ -32,6 +32,7 @@ from nats.js.client import JetStreamContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lienthong import bus
 from lienthong.bus import jetstream
 from lienthong.deadletter import DeadLetters
 from lienthong.envelope import BadEvent, Envelope
@@ -105,14 +106,28 @@ class BatchConsumer:
         self._metrics = metrics
         self._dead_letters = dead_letters
         self._stopping = False
-        self.subscriber = broker.subscriber(
+        self.subscriber = None
+        self.attached = asyncio.Event()
+
+    async def attach(self) -> None:
+        """Subscribe once the source stream exists (its owner declares it; we only wait for it).
+
+        Done after the broker started, so a department's own API never waits for another department.
+        """
+        await bus.wait_for_stream(jetstream(self._broker), self.spec.stream, timeout=None)
+        spec = self.spec
+        self.subscriber = self._broker.subscriber(
             spec.filter_subject,
             stream=JStream(spec.stream, declare=False),
             durable=spec.name,
             pull_sub=PullSub(batch_size=spec.batch_size, timeout=spec.fetch_timeout_seconds, batch=True),
             config=self.consumer_config(),
             ack_policy=AckPolicy.MANUAL,
-        )(self._handle)
+        )
+        self.subscriber(self._handle)
+        await self.subscriber.start()
+        self.attached.set()
+        log.info("consumer %s attached to stream %s (%s)", spec.name, spec.stream, spec.filter_subject)
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -212,6 +227,8 @@ class BatchConsumer:
         self._metrics.consumed.labels(self.spec.name, raw.subject, "dead_lettered").inc()
 
     async def refresh_lag(self) -> None:
+        if not self.attached.is_set():
+            return
         info = await jetstream(self._broker).consumer_info(self.spec.stream, self.spec.name)
         self._metrics.pending.labels(self.spec.name).set(info.num_pending or 0)
         self._metrics.ack_pending.labels(self.spec.name).set(info.num_ack_pending or 0)

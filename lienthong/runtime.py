@@ -107,8 +107,9 @@ async def serve(
 ) -> None:
     """Run the service until SIGINT/SIGTERM, or until ``stop`` is set when one is given (tests).
 
-    gRPC starts first and answers health checks with NOT_SERVING until the bus is connected and every
-    consumer is attached, so an operator can see a service that waits for another department's stream.
+    gRPC starts first and answers health checks with NOT_SERVING until the bus is connected and the
+    service's own streams are declared. Consumers attach in the background as soon as the other
+    department's stream exists: one department's API never waits for another department to be up.
     ``on_ready`` receives the same dictionary as the printed ``ready`` line. Whatever was started is
     stopped again, in reverse order, also when start-up fails or the task is cancelled.
     """
@@ -146,13 +147,13 @@ async def serve(
         js = bus.jetstream(infra.broker)
         for spec in plan.owned_streams:
             await bus.declare_stream(js, spec)
-        for consumer in plan.consumers:
-            await bus.wait_for_stream(js, consumer.spec.stream, timeout=None)
-            started.callback(consumer.stop)
         await infra.broker.start()
 
         tasks: list[asyncio.Task] = []
         started.push_async_callback(_cancel_all, tasks)
+        for consumer in plan.consumers:
+            started.callback(consumer.stop)
+            tasks.append(asyncio.create_task(consumer.attach(), name=f"attach-{consumer.spec.name}"))
         if plan.relay_stream:
             relay = OutboxRelay(
                 sessions=infra.sessions,

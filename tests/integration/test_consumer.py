@@ -71,6 +71,7 @@ async def env(database_url, nats_server):
     await bus.declare_stream(js, STREAM)
     await bus.declare_stream(js, dead_letters.stream)
     await broker.start()
+    await consumer.attach()
     yield sessions, js, consumer, registry
     await broker.stop()
     await engine.dispose()

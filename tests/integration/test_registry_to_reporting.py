@@ -108,3 +108,41 @@ async def test_grpc_write_shows_up_in_the_reporting_query(
     assert [(r.reason, r.count) for r in rows["00070"].ended_in_period] == [("imprisoned", 1)]
     assert (rows["00004"].new_in_period, rows["00004"].at_period_end) == (1, 1)
     assert (report.total.new_in_period, report.total.ended_total, report.total.at_period_end) == (3, 1, 2)
+
+
+async def test_reporting_serves_before_the_registry_exists_and_attaches_when_it_does(
+    nats_server: NatsServer, database_url, second_database_url
+):
+    """One department's API never waits for another: reporting answers at once, consumes later."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    registry = RegistrySettings(
+        nats_url=nats_server.url, database_url=database_url, grpc_port=0, metrics_port=0
+    )
+    reporting = ReportingSettings(
+        nats_url=nats_server.url, database_url=second_database_url, grpc_port=0, metrics_port=0
+    )
+    async with RunningService(reporting_plan(reporting)) as rep:
+        async with grpc.aio.insecure_channel(rep.grpc_target) as channel:
+            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            rep_stub = reporting_pb2_grpc.ReportingServiceStub(channel)
+            status = await rep_stub.GetIngestStatus(reporting_pb2.IngestStatusRequest())
+            assert status.events_applied == 0
+            async with RunningService(registry_plan(registry)) as reg:
+                async with grpc.aio.insecure_channel(reg.grpc_target) as reg_channel:
+                    await registry_pb2_grpc.RegistryServiceStub(reg_channel).RegisterPerson(
+                        registry_pb2.RegisterPersonRequest(
+                            citizen_id="001099012345",
+                            full_name="Lê Văn Bình",
+                            date_of_birth="1999-05-05",
+                            sex=common_pb2.SEX_MALE,
+                            commune_code="00070",
+                        )
+                    )
+
+                async def applied():
+                    status = await rep_stub.GetIngestStatus(reporting_pb2.IngestStatusRequest())
+                    return status.events_applied == 1
+
+                await eventually(applied, timeout=30, message="reporting attached and applied the event")
