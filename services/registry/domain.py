@@ -256,3 +256,33 @@ def end_management(
     ended = replace(management, ended_on=ended_on, end_reason=end_reason)
     person = replace(person, version=person.version + 1)
     return person, ended, ManagementEnded(person, ended)
+
+
+class FlagKind(Enum):
+    """What another department's event obliges the commune police to act on."""
+
+    REHAB_REGISTRATION = "rehab_registration"  # determined addicted: register for rehab (Art. 28)
+    COMPULSORY_GROUND_METHADONE = "compulsory_ground_methadone"  # stopped or terminated from methadone
+
+
+@dataclass(frozen=True)
+class Flag:
+    pseudonym: str
+    kind: FlagKind
+    since: date
+    source_event_id: str
+
+
+def end_on_determined_addicted(
+    person: Person, managements: list[Management], *, concluded_on: date, today: date
+) -> tuple[Person, Management, ManagementEnded] | None:
+    """A person determined addicted leaves the management list (Art. 23): end the running term, if any."""
+    running = [m for m in managements if m.ended_on is None and m.active_on(concluded_on)]
+    if not running or concluded_on > today:
+        return None
+    return end_management(
+        person, running[0], ended_on=concluded_on, reason=EndReason.ADDICTED.value, today=today
+    )
+
+
+METHADONE_COMPULSORY_GROUNDS = frozenset({"voluntary_stop", "terminated_violation"})

@@ -6,9 +6,13 @@ import asyncio
 from pathlib import Path
 
 from lienthong.bus import StreamSpec
+from lienthong.consumer import BatchConsumer, ConsumerSpec
+from lienthong.deadletter import DeadLetters
+from lienthong.metrics import ConsumerMetrics
 from lienthong.pseudonym import Pseudonymiser
 from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, serve
 from lienthong_contracts.registry.v1 import registry_pb2_grpc
+from services.registry import consumer
 from services.registry.event_mapping import STREAM, SUBJECTS
 from services.registry.grpc_api import SERVICE_NAME, RegistryServicer
 from services.registry.handlers import Registry
@@ -25,6 +29,18 @@ def build_plan(settings: RegistrySettings) -> ServicePlan:
         agency=settings.agency,
     )
     servicer = RegistryServicer(registry)
+    dead_letters = DeadLetters(infra.broker, consumer.CONSUMER_NAME)
+    health_events = BatchConsumer(
+        broker=infra.broker,
+        sessions=infra.sessions,
+        spec=ConsumerSpec(
+            name=consumer.CONSUMER_NAME, stream=consumer.SOURCE_STREAM, filter_subject=consumer.FILTER
+        ),
+        decode=consumer.decode,
+        apply=consumer.HealthEvents(agency=settings.agency).apply,
+        metrics=ConsumerMetrics.create(infra.registry),
+        dead_letters=dead_letters,
+    )
     return ServicePlan(
         infra=infra,
         migrations=MIGRATIONS,
@@ -32,7 +48,11 @@ def build_plan(settings: RegistrySettings) -> ServicePlan:
             lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, server)
         ],
         grpc_service_names=[SERVICE_NAME],
-        owned_streams=[StreamSpec(name=STREAM, subjects=SUBJECTS, description="Registry (police) events")],
+        owned_streams=[
+            StreamSpec(name=STREAM, subjects=SUBJECTS, description="Registry (police) events"),
+            dead_letters.stream,
+        ],
+        consumers=[health_events],
         relay_stream=STREAM,
         on_relay=lambda relay: registry.after_commit.append(relay.notify),
     )

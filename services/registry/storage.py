@@ -20,13 +20,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lienthong import outbox
+from lienthong import inbox, outbox
 from lienthong.cccd import Sex
+from lienthong.db import insert_ignoring_duplicates
 from lienthong.errors import AlreadyExists, NotFound, PreconditionFailed
-from services.registry.domain import DrugTest, EndReason, Management, Person
+from services.registry.domain import DrugTest, EndReason, Flag, Management, Person
 
 metadata = MetaData()
 outbox.define_tables_v1(metadata)
+inbox.define_table_v1(metadata)
 
 persons = Table(
     "persons",
@@ -66,6 +68,15 @@ managements = Table(
     Column("end_reason", String(40), nullable=True),
     Column("commune_code", String(5), nullable=False),
     Column("province_code", String(2), nullable=False),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("pseudonym", String(80), primary_key=True),
+    Column("kind", String(40), primary_key=True),
+    Column("since", Date, nullable=False),
+    Column("source_event_id", String(36), nullable=False),
 )
 
 read_audit = Table(
@@ -250,5 +261,22 @@ async def record_read(
             purpose=purpose,
             person_id=person_id,
             fields=fields,
+        )
+    )
+
+
+async def find_person_by_pseudonym(session: AsyncSession, pseudonym: str) -> Person | None:
+    row = (await session.execute(select(persons).where(persons.c.pseudonym == pseudonym))).first()
+    return _person(row) if row else None
+
+
+async def raise_flag(session: AsyncSession, flag: Flag) -> None:
+    """Keep the first time a flag was raised; a replayed or later event changes nothing."""
+    await session.execute(
+        insert_ignoring_duplicates(flags, session.bind.dialect.name).values(
+            pseudonym=flag.pseudonym,
+            kind=flag.kind.value,
+            since=flag.since,
+            source_event_id=flag.source_event_id,
         )
     )

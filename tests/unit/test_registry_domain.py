@@ -188,3 +188,25 @@ def test_age_band_at_the_event_date(born, on, band):
 def test_age_never_decreases(born, days):
     day = born + timedelta(days=days)
     assert domain.age_on(born, day + timedelta(days=1)) >= domain.age_on(born, day) >= 0
+
+
+def test_determined_addicted_ends_the_running_term_only():
+    _, management, _ = decide()
+    after, ended, _ = domain.end_on_determined_addicted(
+        person(version=2), [management], concluded_on=date(2025, 4, 2), today=TODAY
+    )
+    assert ended.end_reason is domain.EndReason.ADDICTED and ended.ended_on == date(2025, 4, 2)
+    assert after.version == 3
+    # Concluded after the term expired, or before it began: nothing to end.
+    assert (
+        domain.end_on_determined_addicted(person(), [management], concluded_on=date(2026, 2, 1), today=TODAY)
+        is None
+    )
+    assert (
+        domain.end_on_determined_addicted(person(), [management], concluded_on=date(2025, 1, 1), today=TODAY)
+        is None
+    )
+    assert (
+        domain.end_on_determined_addicted(person(), [ended], concluded_on=date(2025, 5, 1), today=TODAY)
+        is None
+    )
