@@ -21,6 +21,7 @@ from services.registry.domain import (
     PositiveTestRecorded,
     age_band,
 )
+from services.registry.dossier_rules import DossierChanged, Status
 
 STREAM = "REGISTRY"
 SUBJECTS = ["registry.>"]
@@ -35,7 +36,13 @@ _AGE_BAND = {
     AgeBand.FROM_30: common_pb2.AGE_BAND_30_AND_OVER,
 }
 
-DomainEvent = PersonRegistered | PositiveTestRecorded | ManagementDecided | ManagementEnded
+DomainEvent = PersonRegistered | PositiveTestRecorded | ManagementDecided | ManagementEnded | DossierChanged
+_DOSSIER_SUBJECT = {
+    Status.OPENED: "registry.compulsory_dossier.opened.v1",
+    Status.SUBMITTED: "registry.compulsory_dossier.submitted.v1",
+    Status.GRANTED: "registry.compulsory_dossier.decided.v1",
+    Status.REJECTED: "registry.compulsory_dossier.decided.v1",
+}
 
 
 def _ref(person: Person, on: date, commune_code: str, province_code: str) -> common_pb2.PersonRef:
@@ -46,6 +53,10 @@ def _ref(person: Person, on: date, commune_code: str, province_code: str) -> com
         commune_code=commune_code,
         province_code=province_code,
     )
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
 
 
 def _subject_and_payload(event: DomainEvent) -> tuple[str, bytes]:
@@ -79,6 +90,22 @@ def _subject_and_payload(event: DomainEvent) -> tuple[str, bytes]:
                 management_id=m.management_id,
                 ended_on=m.ended_on.isoformat(),
                 reason=m.end_reason.value,
+            ).SerializeToString()
+        case DossierChanged(person=p, dossier=d):
+            on = d.decided_on or d.submitted_on or d.opened_on
+            ref = _ref(p, on, p.commune_code, p.province_code)
+            return _DOSSIER_SUBJECT[d.status], events_pb2.CompulsoryDossierChanged(
+                person=ref,
+                dossier_id=d.dossier_id,
+                ground=d.ground.value,
+                status=d.status.value,
+                opened_on=d.opened_on.isoformat(),
+                submitted_on=_iso(d.submitted_on),
+                decided_on=_iso(d.decided_on),
+                term_months=d.term_months or 0,
+                facility_code=d.facility_code or "",
+                minor=d.minor,
+                law_version=d.law_version,
             ).SerializeToString()
     raise TypeError(f"no mapping for {type(event).__name__}")
 

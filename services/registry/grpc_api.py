@@ -13,6 +13,7 @@ from lienthong.errors import InvalidInput, PermissionDenied
 from lienthong.text import clean_text
 from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.registry.v1 import registry_pb2, registry_pb2_grpc
+from services.registry import dossier_rules
 from services.registry.handlers import Registry
 
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
@@ -44,6 +45,22 @@ def _metadata(context: grpc.aio.ServicerContext, key: str) -> str:
         if name == key and isinstance(value, str):
             return value
     return ""
+
+
+def _dossier(d: dossier_rules.Dossier) -> registry_pb2.CompulsoryDossier:
+    return registry_pb2.CompulsoryDossier(
+        dossier_id=d.dossier_id,
+        person_id=d.person_id,
+        ground=d.ground.value,
+        status=d.status.value,
+        opened_on=d.opened_on.isoformat(),
+        submitted_on=d.submitted_on.isoformat() if d.submitted_on else "",
+        decided_on=d.decided_on.isoformat() if d.decided_on else "",
+        term_months=d.term_months or 0,
+        facility_code=d.facility_code or "",
+        minor=d.minor,
+        law_version=d.law_version,
+    )
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
@@ -88,6 +105,38 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             reason=request.reason,
         )
         return registry_pb2.EndManagementResponse()
+
+    async def OpenCompulsoryDossier(self, request, context):
+        dossier = await self._registry.open_dossier(
+            person_id=_uuid(request.person_id, "person_id"),
+            ground=request.ground,
+            opened_on=parse_date(request.opened_on, field="opened_on"),
+        )
+        return _dossier(dossier)
+
+    async def SubmitCompulsoryDossier(self, request, context):
+        submitted_on = parse_date(request.submitted_on, field="submitted_on")
+        dossier = await self._registry.change_dossier(
+            _uuid(request.dossier_id, "dossier_id"),
+            lambda d, today: dossier_rules.submit(d, submitted_on=submitted_on, today=today),
+        )
+        return _dossier(dossier)
+
+    async def RecordCourtDecision(self, request, context):
+        decided_on = parse_date(request.decided_on, field="decided_on")
+        facility = clean_text(request.facility_code, field="facility_code", max_length=40, required=False)
+        dossier = await self._registry.change_dossier(
+            _uuid(request.dossier_id, "dossier_id"),
+            lambda d, today: dossier_rules.decide(
+                d,
+                decided_on=decided_on,
+                granted=request.granted,
+                term_months=request.term_months,
+                facility_code=facility,
+                today=today,
+            ),
+        )
+        return _dossier(dossier)
 
     async def GetPerson(self, request, context):
         officer = _metadata(context, "x-officer-id")

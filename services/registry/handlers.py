@@ -4,7 +4,7 @@ transaction, then wake the relay. Nothing is written and nothing is published wh
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TypeVar
 
@@ -17,7 +17,7 @@ from lienthong.outbox import add_to_outbox
 from lienthong.pseudonym import Pseudonymiser
 from lienthong.text import clean_text
 from lienthong.units import commune
-from services.registry import domain, storage
+from services.registry import domain, dossier_rules, storage
 from services.registry.event_mapping import DomainEvent, to_envelope
 
 T = TypeVar("T")
@@ -145,3 +145,38 @@ class Registry:
                 fields="citizen_id,full_name,date_of_birth,sex,commune_code,drug_tests,managements",
             )
         return person, tests, managements
+
+    async def open_dossier(self, *, person_id: str, ground: str, opened_on: date) -> dossier_rules.Dossier:
+        async def work(session: AsyncSession):
+            person = await storage.get_person(session, person_id)
+            dossier = dossier_rules.open_dossier(
+                dossier_id=uuid7(),
+                person_id=person_id,
+                date_of_birth=person.date_of_birth,
+                ground=ground.strip().lower(),
+                opened_on=opened_on,
+                existing=await storage.dossiers_of(session, person_id),
+                today=self.clock(),
+            )
+            await storage.save_dossier(session, dossier, new=True)
+            return dossier, await self._dossier_event(session, person, dossier)
+
+        return await self._command(work)
+
+    async def change_dossier(
+        self, dossier_id: str, change: Callable[[dossier_rules.Dossier, date], dossier_rules.Dossier]
+    ) -> dossier_rules.Dossier:
+        async def work(session: AsyncSession):
+            dossier = change(await storage.get_dossier(session, dossier_id), self.clock())
+            person = await storage.get_person(session, dossier.person_id)
+            await storage.save_dossier(session, dossier, new=False)
+            return dossier, await self._dossier_event(session, person, dossier)
+
+        return await self._command(work)
+
+    async def _dossier_event(
+        self, session: AsyncSession, person: domain.Person, dossier: dossier_rules.Dossier
+    ) -> dossier_rules.DossierChanged:
+        person_after = replace(person, version=person.version + 1)
+        await storage.save_person_version(session, person, person_after)
+        return dossier_rules.DossierChanged(person_after, dossier)

@@ -25,6 +25,7 @@ from lienthong.cccd import Sex
 from lienthong.db import insert_ignoring_duplicates
 from lienthong.errors import AlreadyExists, NotFound, PreconditionFailed
 from services.registry.domain import DrugTest, EndReason, Flag, Management, Person
+from services.registry.dossier_rules import Dossier, Ground, Status
 
 metadata = MetaData()
 outbox.define_tables_v1(metadata)
@@ -77,6 +78,22 @@ flags = Table(
     Column("kind", String(40), primary_key=True),
     Column("since", Date, nullable=False),
     Column("source_event_id", String(36), nullable=False),
+)
+
+dossiers = Table(
+    "compulsory_dossiers",
+    metadata,
+    Column("dossier_id", String(36), primary_key=True),
+    Column("person_id", String(36), ForeignKey("persons.person_id"), nullable=False, index=True),
+    Column("ground", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("law_version", String(20), nullable=False),
+    Column("minor", Boolean, nullable=False),
+    Column("submitted_on", Date, nullable=True),
+    Column("decided_on", Date, nullable=True),
+    Column("term_months", Integer, nullable=True),
+    Column("facility_code", String(40), nullable=True),
 )
 
 read_audit = Table(
@@ -280,3 +297,56 @@ async def raise_flag(session: AsyncSession, flag: Flag) -> None:
             source_event_id=flag.source_event_id,
         )
     )
+
+
+def _dossier(row) -> Dossier:
+    return Dossier(
+        dossier_id=row.dossier_id,
+        person_id=row.person_id,
+        ground=Ground(row.ground),
+        opened_on=row.opened_on,
+        law_version=row.law_version,
+        minor=row.minor,
+        status=Status(row.status),
+        submitted_on=row.submitted_on,
+        decided_on=row.decided_on,
+        term_months=row.term_months,
+        facility_code=row.facility_code,
+    )
+
+
+async def dossiers_of(session: AsyncSession, person_id: str) -> list[Dossier]:
+    rows = await session.execute(select(dossiers).where(dossiers.c.person_id == person_id))
+    return [_dossier(r) for r in rows]
+
+
+async def get_dossier(session: AsyncSession, dossier_id: str) -> Dossier:
+    row = (await session.execute(select(dossiers).where(dossiers.c.dossier_id == dossier_id))).first()
+    if row is None:
+        raise NotFound(
+            "dossier.not_found",
+            f"Không tìm thấy hồ sơ {dossier_id!r}.",
+            f"No dossier with id {dossier_id!r}.",
+        )
+    return _dossier(row)
+
+
+async def save_dossier(session: AsyncSession, dossier: Dossier, *, new: bool) -> None:
+    values = dict(
+        person_id=dossier.person_id,
+        ground=dossier.ground.value,
+        status=dossier.status.value,
+        opened_on=dossier.opened_on,
+        law_version=dossier.law_version,
+        minor=dossier.minor,
+        submitted_on=dossier.submitted_on,
+        decided_on=dossier.decided_on,
+        term_months=dossier.term_months,
+        facility_code=dossier.facility_code,
+    )
+    if new:
+        await session.execute(insert(dossiers).values(dossier_id=dossier.dossier_id, **values))
+    else:
+        await session.execute(
+            update(dossiers).where(dossiers.c.dossier_id == dossier.dossier_id).values(**values)
+        )
