@@ -6,11 +6,11 @@ event that records it; the handlers store both in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from enum import Enum
 
 from lienthong.cccd import Sex
-from lienthong.dates import add_years
+from lienthong.dates import VIETNAM_TIME, add_years
 from lienthong.errors import InvalidInput, PreconditionFailed
 
 MANAGEMENT_TERM_YEARS = 1  # Art. 23: management lasts one year from the decision
@@ -286,3 +286,48 @@ def end_on_determined_addicted(
 
 
 METHADONE_COMPULSORY_GROUNDS = frozenset({"voluntary_stop", "terminated_violation"})
+
+
+MOVE_REPORT_RULE_FROM = date(2026, 7, 1)  # Law 120/2025: report a change of residence within 24 hours
+MOVE_REPORT_HOURS = 24
+
+
+@dataclass(frozen=True)
+class PersonMoved:
+    person: Person
+    moved_on: date
+    from_commune_code: str
+    from_province_code: str
+    reported_at: datetime
+    reported_late: bool
+    law_version: str
+
+
+def record_move(
+    person: Person,
+    *,
+    commune_code: str,
+    province_code: str,
+    moved_on: date,
+    reported_at: datetime,
+    law_version: str,
+    today: date,
+) -> tuple[Person, PersonMoved]:
+    """Move the person's residence. Lateness is judged only under the rule in force on the move date. The
+    hour of the move is not recorded, so the 24 hours run from the end of the moving day: an alert is
+    never raised for a report the law may still allow."""
+    _not_in_future(moved_on, today, "moved_on")
+    if commune_code == person.commune_code:
+        raise PreconditionFailed(
+            "move.same_commune",
+            f"Người này đã cư trú tại xã/phường {commune_code}.",
+            f"The person already lives in commune {commune_code}.",
+        )
+    end_of_day = datetime.combine(moved_on + timedelta(days=1), datetime.min.time(), tzinfo=VIETNAM_TIME)
+    late = moved_on >= MOVE_REPORT_RULE_FROM and reported_at > end_of_day + timedelta(hours=MOVE_REPORT_HOURS)
+    moved = replace(
+        person, commune_code=commune_code, province_code=province_code, version=person.version + 1
+    )
+    return moved, PersonMoved(
+        moved, moved_on, person.commune_code, person.province_code, reported_at, late, law_version
+    )

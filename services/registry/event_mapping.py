@@ -17,6 +17,7 @@ from services.registry.domain import (
     ManagementDecided,
     ManagementEnded,
     Person,
+    PersonMoved,
     PersonRegistered,
     PositiveTestRecorded,
     age_band,
@@ -36,7 +37,14 @@ _AGE_BAND = {
     AgeBand.FROM_30: common_pb2.AGE_BAND_30_AND_OVER,
 }
 
-DomainEvent = PersonRegistered | PositiveTestRecorded | ManagementDecided | ManagementEnded | DossierChanged
+DomainEvent = (
+    PersonRegistered
+    | PositiveTestRecorded
+    | ManagementDecided
+    | ManagementEnded
+    | PersonMoved
+    | DossierChanged
+)
 _DOSSIER_SUBJECT = {
     Status.OPENED: "registry.compulsory_dossier.opened.v1",
     Status.SUBMITTED: "registry.compulsory_dossier.submitted.v1",
@@ -90,6 +98,17 @@ def _subject_and_payload(event: DomainEvent) -> tuple[str, bytes]:
                 management_id=m.management_id,
                 ended_on=m.ended_on.isoformat(),
                 reason=m.end_reason.value,
+            ).SerializeToString()
+        case PersonMoved(person=p):
+            ref = _ref(p, event.moved_on, p.commune_code, p.province_code)
+            return "registry.person.moved.v1", events_pb2.PersonMoved(
+                person=ref,
+                moved_on=event.moved_on.isoformat(),
+                from_commune_code=event.from_commune_code,
+                from_province_code=event.from_province_code,
+                reported_at=event.reported_at.isoformat(timespec="seconds"),
+                reported_late=event.reported_late,
+                law_version=event.law_version,
             ).SerializeToString()
         case DossierChanged(person=p, dossier=d):
             on = d.decided_on or d.submitted_on or d.opened_on

@@ -4,6 +4,7 @@ bilingual message) and domain results into responses."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import grpc
 
@@ -30,6 +31,25 @@ def _uuid(value: str, field: str) -> str:
             f"{field} must be a UUID issued by the system (got {value[:60]!r}).",
         )
     return value
+
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})", re.ASCII
+)
+
+
+def _timestamp(value: str, field: str) -> datetime:
+    problem = InvalidInput(
+        f"{field}.format",
+        f"{field} phải có dạng 2026-07-02T08:30:00+07:00 (có múi giờ), nhận được {value[:40]!r}.",
+        f"{field} must look like 2026-07-02T08:30:00+07:00 (with an offset), got {value[:40]!r}.",
+    )
+    if not _RFC3339.fullmatch(value):
+        raise problem
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise problem from None
 
 
 def _sex(value: int) -> Sex:
@@ -105,6 +125,17 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             reason=request.reason,
         )
         return registry_pb2.EndManagementResponse()
+
+    async def RecordMove(self, request, context):
+        event = await self._registry.record_move(
+            person_id=_uuid(request.person_id, "person_id"),
+            commune_code=request.new_commune_code,
+            moved_on=parse_date(request.moved_on, field="moved_on"),
+            reported_at=_timestamp(request.reported_at, "reported_at") if request.reported_at else None,
+        )
+        return registry_pb2.RecordMoveResponse(
+            reported_late=event.reported_late, law_version=event.law_version
+        )
 
     async def OpenCompulsoryDossier(self, request, context):
         dossier = await self._registry.open_dossier(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lienthong.cccd import Sex, validate_citizen_id
-from lienthong.dates import today_in_vietnam
+from lienthong.dates import VIETNAM_TIME, today_in_vietnam
 from lienthong.ids import uuid7
 from lienthong.outbox import add_to_outbox
 from lienthong.pseudonym import Pseudonymiser
@@ -180,3 +180,25 @@ class Registry:
         person_after = replace(person, version=person.version + 1)
         await storage.save_person_version(session, person, person_after)
         return dossier_rules.DossierChanged(person_after, dossier)
+
+    async def record_move(
+        self, *, person_id: str, commune_code: str, moved_on: date, reported_at: datetime | None
+    ) -> domain.PersonMoved:
+        unit = commune(commune_code, field="new_commune_code")
+        reported = reported_at or datetime.now(VIETNAM_TIME)
+
+        async def work(session: AsyncSession):
+            person = await storage.get_person(session, person_id)
+            moved, event = domain.record_move(
+                person,
+                commune_code=unit.code,
+                province_code=unit.province_code,
+                moved_on=moved_on,
+                reported_at=reported,
+                law_version=dossier_rules.LAW_IN_FORCE.at(moved_on),
+                today=self.clock(),
+            )
+            await storage.save_person_residence(session, person, moved)
+            return event, event
+
+        return await self._command(work)

@@ -350,3 +350,13 @@ async def save_dossier(session: AsyncSession, dossier: Dossier, *, new: bool) ->
         await session.execute(
             update(dossiers).where(dossiers.c.dossier_id == dossier.dossier_id).values(**values)
         )
+
+
+async def save_person_residence(session: AsyncSession, before: Person, after: Person) -> None:
+    """Move the person: the residence and the aggregate version change together, under the same lock."""
+    await save_person_version(session, before, after)
+    await session.execute(
+        update(persons)
+        .where(persons.c.person_id == after.person_id)
+        .values(commune_code=after.commune_code, province_code=after.province_code)
+    )

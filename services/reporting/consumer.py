@@ -163,7 +163,21 @@ _DECODERS: dict[str, tuple[type[Message], Callable[[Envelope, Any], Fact]]] = {
 }
 
 
-def decode(envelope: Envelope) -> Fact:
+# Registry events reporting knows but does not aggregate yet (moves, compulsory dossiers): acknowledged and
+# skipped. The stream keeps them, so a rebuild (replaying the stream) picks them up once they are counted.
+KNOWN_NOT_AGGREGATED = frozenset(
+    {
+        "registry.person.moved.v1",
+        "registry.compulsory_dossier.opened.v1",
+        "registry.compulsory_dossier.submitted.v1",
+        "registry.compulsory_dossier.decided.v1",
+    }
+)
+
+
+def decode(envelope: Envelope) -> Fact | None:
+    if envelope.subject in KNOWN_NOT_AGGREGATED:
+        return None
     entry = _DECODERS.get(envelope.subject)
     if entry is None:
         raise BadEvent(f"unknown subject {envelope.subject}: reporting has no decoder for it")
@@ -178,6 +192,7 @@ def decode(envelope: Envelope) -> Fact:
 
 async def apply(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Write one batch of new events: one statement per table, whatever the batch size."""
+    batch = [d for d in batch if d.event is not None]
     people: list[dict] = []
     tests: list[dict] = []
     spells: dict[str, dict] = {}

@@ -89,11 +89,30 @@ async def test_grpc_write_shows_up_in_the_reporting_query(
                 )
             )
 
+            # Events reporting does not aggregate yet are acknowledged, never dead-lettered.
+            moved = await reg_stub.RecordMove(
+                registry_pb2.RecordMoveRequest(
+                    person_id=person.person_id,
+                    new_commune_code="00070",
+                    moved_on="2025-09-01",
+                    reported_at="2025-09-01T10:00:00+07:00",
+                )
+            )
+            assert not moved.reported_late and moved.law_version == "law_73_2021"
+            await reg_stub.OpenCompulsoryDossier(
+                registry_pb2.OpenCompulsoryDossierRequest(
+                    person_id=person.person_id, ground="no_voluntary_rehab", opened_on="2025-09-02"
+                )
+            )
+
             async def caught_up():
                 status = await rep_stub.GetIngestStatus(reporting_pb2.IngestStatusRequest())
-                return status.events_applied == 10
+                return status.events_applied == 12 and status
 
-            await eventually(caught_up, timeout=30, message="reporting applied all 10 registry events")
+            status = await eventually(
+                caught_up, timeout=30, message="reporting applied all 12 registry events"
+            )
+            assert status.events_dead_lettered == 0
             report = await rep_stub.GetManagementReport(
                 reporting_pb2.ManagementReportRequest(period_start="2025-01-01", period_end="2025-12-31")
             )

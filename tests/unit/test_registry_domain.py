@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 from hypothesis import given
@@ -210,3 +210,40 @@ def test_determined_addicted_ends_the_running_term_only():
         domain.end_on_determined_addicted(person(), [ended], concluded_on=date(2025, 5, 1), today=TODAY)
         is None
     )
+
+
+def _move(moved_on, reported_at, current="00070"):
+    return domain.record_move(
+        person(commune_code=current),
+        commune_code="00004",
+        province_code="01",
+        moved_on=moved_on,
+        reported_at=reported_at,
+        law_version="x",
+        today=date(2026, 12, 31),
+    )
+
+
+def test_move_report_within_24_hours_is_on_time_only_from_july_2026():
+    from datetime import datetime
+
+    from lienthong.dates import VIETNAM_TIME
+
+    moved_on = date(2026, 7, 10)
+    on_time = datetime(2026, 7, 11, 23, 59, tzinfo=VIETNAM_TIME)  # 24 h after the end of the moving day
+    late = datetime(2026, 7, 12, 0, 1, tzinfo=VIETNAM_TIME)
+    moved, event = _move(moved_on, on_time)
+    assert not event.reported_late and moved.commune_code == "00004" and event.from_commune_code == "00070"
+    assert moved.version == 2
+    assert _move(moved_on, late)[1].reported_late
+    assert not _move(date(2026, 6, 30), datetime(2026, 9, 1, tzinfo=VIETNAM_TIME))[
+        1
+    ].reported_late  # no rule yet
+
+
+def test_move_to_the_same_commune_is_refused():
+    from datetime import datetime
+
+    with pytest.raises(PreconditionFailed) as refused:
+        _move(date(2026, 7, 10), datetime(2026, 7, 10, tzinfo=UTC), current="00004")
+    assert refused.value.code == "move.same_commune"
