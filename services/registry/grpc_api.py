@@ -12,9 +12,10 @@ from lienthong.cccd import Sex
 from lienthong.dates import parse_date
 from lienthong.errors import InvalidInput, PermissionDenied
 from lienthong.text import clean_text
+from lienthong.units import commune
 from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.registry.v1 import registry_pb2, registry_pb2_grpc
-from services.registry import dossier_rules
+from services.registry import dossier_rules, proposal_rules
 from services.registry.handlers import Registry
 
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
@@ -65,6 +66,39 @@ def _metadata(context: grpc.aio.ServicerContext, key: str) -> str:
         if name == key and isinstance(value, str):
             return value
     return ""
+
+
+def _iso(day) -> str:
+    return day.isoformat() if day else ""
+
+
+def _proposal(p: proposal_rules.Proposal) -> registry_pb2.ListProposal:
+    return registry_pb2.ListProposal(
+        proposal_id=p.proposal_id,
+        change=p.change.value,
+        person_id=p.person_id,
+        proposed_by=p.proposed_by,
+        proposed_on=p.proposed_on.isoformat(),
+        legal_basis=p.legal_basis,
+        management_id=p.management_id or "",
+        end_reason=p.end_reason or "",
+        state=p.state.value,
+        reviewed_by=p.reviewed_by or "",
+        reviewed_on=_iso(p.reviewed_on),
+        review_note=p.review_note or "",
+        decision_number=p.decision_number or "",
+    )
+
+
+def _management(m) -> registry_pb2.Management:
+    return registry_pb2.Management(
+        management_id=m.management_id,
+        decision_number=m.decision_number,
+        decided_on=m.decided_on.isoformat(),
+        expires_on=m.expires_on.isoformat(),
+        ended_on=_iso(m.ended_on),
+        end_reason=m.end_reason.value if m.end_reason else "",
+    )
 
 
 def _dossier(d: dossier_rules.Dossier) -> registry_pb2.CompulsoryDossier:
@@ -125,6 +159,36 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             reason=request.reason,
         )
         return registry_pb2.EndManagementResponse()
+
+    async def ProposeListChange(self, request, context):
+        proposal = await self._registry.propose_list_change(
+            change=request.change,
+            person_id=_uuid(request.person_id, "person_id"),
+            proposed_by=request.proposed_by,
+            proposed_on=parse_date(request.proposed_on, field="proposed_on"),
+            legal_basis=request.legal_basis,
+            management_id=_uuid(request.management_id, "management_id") if request.management_id else None,
+            end_reason=request.end_reason,
+        )
+        return _proposal(proposal)
+
+    async def ReviewListChange(self, request, context):
+        proposal, management = await self._registry.review_list_change(
+            proposal_id=_uuid(request.proposal_id, "proposal_id"),
+            approve=request.approve,
+            reviewed_by=request.reviewed_by,
+            reviewed_on=parse_date(request.reviewed_on, field="reviewed_on"),
+            note=request.note,
+            decision_number=request.decision_number,
+        )
+        return registry_pb2.ReviewListChangeResponse(
+            proposal=_proposal(proposal), management=_management(management) if management else None
+        )
+
+    async def ListPendingProposals(self, request, context):
+        code = commune(request.commune_code).code if request.commune_code else None
+        pending = await self._registry.pending_proposals(commune_code=code)
+        return registry_pb2.ListPendingProposalsResponse(proposals=[_proposal(p) for p in pending])
 
     async def RecordMove(self, request, context):
         event = await self._registry.record_move(
@@ -197,15 +261,5 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                 )
                 for t in tests
             ],
-            managements=[
-                registry_pb2.Management(
-                    management_id=m.management_id,
-                    decision_number=m.decision_number,
-                    decided_on=m.decided_on.isoformat(),
-                    expires_on=m.expires_on.isoformat(),
-                    ended_on=m.ended_on.isoformat() if m.ended_on else "",
-                    end_reason=m.end_reason.value if m.end_reason else "",
-                )
-                for m in managements
-            ],
+            managements=[_management(m) for m in managements],
         )

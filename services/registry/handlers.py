@@ -17,7 +17,7 @@ from lienthong.outbox import add_to_outbox
 from lienthong.pseudonym import Pseudonymiser
 from lienthong.text import clean_text
 from lienthong.units import commune
-from services.registry import domain, dossier_rules, storage
+from services.registry import domain, dossier_rules, proposal_rules, storage
 from services.registry.event_mapping import DomainEvent, to_envelope
 
 T = TypeVar("T")
@@ -31,13 +31,14 @@ class Registry:
     clock: Callable[[], date] = today_in_vietnam
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
-    async def _command(self, work: Callable[[AsyncSession], Awaitable[tuple[T, DomainEvent]]]) -> T:
+    async def _command(self, work: Callable[[AsyncSession], Awaitable[tuple[T, DomainEvent | None]]]) -> T:
         # One retry on a concurrent change of the same person: the second attempt sees the new state.
         for attempt in range(2):
             try:
                 async with self.sessions.begin() as session:
                     result, event = await work(session)
-                    await add_to_outbox(session, to_envelope(event, agency=self.agency))
+                    if event is not None:  # e.g. a rejected proposal changes no one's status
+                        await add_to_outbox(session, to_envelope(event, agency=self.agency))
                 break
             except storage.ConcurrentChange:
                 if attempt == 1:
@@ -202,3 +203,100 @@ class Registry:
             return event, event
 
         return await self._command(work)
+
+    async def propose_list_change(
+        self,
+        *,
+        change: str,
+        person_id: str,
+        proposed_by: str,
+        proposed_on: date,
+        legal_basis: str,
+        management_id: str | None,
+        end_reason: str | None,
+    ) -> proposal_rules.Proposal:
+        proposed_by = clean_text(proposed_by, field="proposed_by", max_length=100)
+        legal_basis = clean_text(legal_basis, field="legal_basis", max_length=300)
+
+        async def work(session: AsyncSession):
+            await storage.get_person(session, person_id)
+            if management_id:
+                management = await storage.get_management(session, management_id)
+                if management.person_id != person_id:
+                    raise storage.management_of_someone_else(management_id)
+            proposal = proposal_rules.propose(
+                proposal_id=uuid7(),
+                change=change.strip().lower(),
+                person_id=person_id,
+                proposed_by=proposed_by,
+                proposed_on=proposed_on,
+                legal_basis=legal_basis,
+                pending=await storage.proposals_of(session, person_id),
+                management_id=management_id or None,
+                end_reason=(end_reason or "").strip().lower() or None,
+                today=self.clock(),
+            )
+            await storage.save_proposal(session, proposal, new=True)
+            return proposal, None
+
+        return await self._command(work)
+
+    async def review_list_change(
+        self,
+        *,
+        proposal_id: str,
+        approve: bool,
+        reviewed_by: str,
+        reviewed_on: date,
+        note: str,
+        decision_number: str,
+    ) -> tuple[proposal_rules.Proposal, domain.Management | None]:
+        """Approval acts at once: an approved addition is the management decision, an approved removal ends
+        the term, in the same transaction as the approval."""
+        reviewed_by = clean_text(reviewed_by, field="reviewed_by", max_length=100)
+        note = clean_text(note, field="note", max_length=500, required=False)
+        number = clean_text(decision_number, field="decision_number", max_length=60, required=False) or None
+
+        async def work(session: AsyncSession):
+            today = self.clock()
+            proposal = proposal_rules.review(
+                await storage.get_proposal(session, proposal_id),
+                approve=approve,
+                reviewed_by=reviewed_by,
+                reviewed_on=reviewed_on,
+                note=note,
+                decision_number=number,
+                today=today,
+            )
+            await storage.save_proposal(session, proposal, new=False)
+            if proposal.state is not proposal_rules.State.APPROVED:
+                return (proposal, None), None
+            person = await storage.get_person(session, proposal.person_id)
+            if proposal.change is proposal_rules.Change.ADD:
+                person_after, management, event = domain.issue_management_decision(
+                    person,
+                    await storage.tests_of(session, person.person_id),
+                    await storage.managements_of(session, person.person_id),
+                    management_id=uuid7(),
+                    decision_number=number,
+                    decided_on=reviewed_on,
+                    today=today,
+                )
+                await storage.add_management(session, management)
+            else:
+                person_after, management, event = domain.end_management(
+                    person,
+                    await storage.get_management(session, proposal.management_id),
+                    ended_on=reviewed_on,
+                    reason=proposal.end_reason,
+                    today=today,
+                )
+                await storage.save_management_end(session, management)
+            await storage.save_person_version(session, person, person_after)
+            return (proposal, management), event
+
+        return await self._command(work)
+
+    async def pending_proposals(self, *, commune_code: str | None) -> list[proposal_rules.Proposal]:
+        async with self.sessions() as session:
+            return await storage.pending_proposals(session, commune_code)

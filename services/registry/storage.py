@@ -26,6 +26,7 @@ from lienthong.db import insert_ignoring_duplicates
 from lienthong.errors import AlreadyExists, NotFound, PreconditionFailed
 from services.registry.domain import DrugTest, EndReason, Flag, Management, Person
 from services.registry.dossier_rules import Dossier, Ground, Status
+from services.registry.proposal_rules import Change, Proposal, State
 
 metadata = MetaData()
 outbox.define_tables_v1(metadata)
@@ -94,6 +95,24 @@ dossiers = Table(
     Column("decided_on", Date, nullable=True),
     Column("term_months", Integer, nullable=True),
     Column("facility_code", String(40), nullable=True),
+)
+
+proposals = Table(
+    "list_proposals",
+    metadata,
+    Column("proposal_id", String(36), primary_key=True),
+    Column("change", String(10), nullable=False),
+    Column("person_id", String(36), ForeignKey("persons.person_id"), nullable=False, index=True),
+    Column("proposed_by", String(100), nullable=False),
+    Column("proposed_on", Date, nullable=False),
+    Column("legal_basis", String(300), nullable=False),
+    Column("management_id", String(36), nullable=True),
+    Column("end_reason", String(40), nullable=True),
+    Column("state", String(10), nullable=False),
+    Column("reviewed_by", String(100), nullable=True),
+    Column("reviewed_on", Date, nullable=True),
+    Column("review_note", String(500), nullable=True),
+    Column("decision_number", String(60), nullable=True),
 )
 
 read_audit = Table(
@@ -359,4 +378,72 @@ async def save_person_residence(session: AsyncSession, before: Person, after: Pe
         update(persons)
         .where(persons.c.person_id == after.person_id)
         .values(commune_code=after.commune_code, province_code=after.province_code)
+    )
+
+
+_PROPOSAL_FIELDS = (
+    "change",
+    "person_id",
+    "proposed_by",
+    "proposed_on",
+    "legal_basis",
+    "management_id",
+    "end_reason",
+    "state",
+    "reviewed_by",
+    "reviewed_on",
+    "review_note",
+    "decision_number",
+)
+
+
+def _proposal(row) -> Proposal:
+    values = {name: getattr(row, name) for name in _PROPOSAL_FIELDS}
+    values.update(change=Change(row.change), state=State(row.state))
+    return Proposal(proposal_id=row.proposal_id, **values)
+
+
+async def proposals_of(session: AsyncSession, person_id: str) -> list[Proposal]:
+    rows = await session.execute(select(proposals).where(proposals.c.person_id == person_id))
+    return [_proposal(r) for r in rows]
+
+
+async def pending_proposals(session: AsyncSession, commune_code: str | None) -> list[Proposal]:
+    query = (
+        select(proposals).where(proposals.c.state == State.PENDING.value).order_by(proposals.c.proposed_on)
+    )
+    if commune_code:
+        query = query.join(persons, persons.c.person_id == proposals.c.person_id).where(
+            persons.c.commune_code == commune_code
+        )
+    return [_proposal(r) for r in await session.execute(query)]
+
+
+async def get_proposal(session: AsyncSession, proposal_id: str) -> Proposal:
+    row = (await session.execute(select(proposals).where(proposals.c.proposal_id == proposal_id))).first()
+    if row is None:
+        raise NotFound(
+            "proposal.not_found",
+            f"Không tìm thấy đề xuất {proposal_id!r}.",
+            f"No proposal with id {proposal_id!r}.",
+        )
+    return _proposal(row)
+
+
+async def save_proposal(session: AsyncSession, proposal: Proposal, *, new: bool) -> None:
+    values = {name: getattr(proposal, name) for name in _PROPOSAL_FIELDS}
+    values.update(change=proposal.change.value, state=proposal.state.value)
+    if new:
+        await session.execute(insert(proposals).values(proposal_id=proposal.proposal_id, **values))
+    else:
+        await session.execute(
+            update(proposals).where(proposals.c.proposal_id == proposal.proposal_id).values(**values)
+        )
+
+
+def management_of_someone_else(management_id: str) -> PreconditionFailed:
+    return PreconditionFailed(
+        "proposal.management_of_someone_else",
+        f"Quyết định quản lý {management_id} không thuộc người này.",
+        f"Management decision {management_id} belongs to someone else.",
     )
