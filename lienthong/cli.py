@@ -79,7 +79,8 @@ def _stop(console: Console, system: LocalSystem) -> None:
     if not system.services and system.nats is None:
         system.stop()
         return
-    console.print("Stopping (reporting, registry, then nats-server)…")
+    order = ", ".join(service.name for service in reversed(SERVICES))
+    console.print(f"Stopping ({order}, then nats-server)…")
 
     def stopped(name: str, code: int | None) -> None:
         console.print(f"  {name} stopped" + (f" (exit code {code})" if code not in (0, None) else ""))

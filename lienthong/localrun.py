@@ -55,6 +55,7 @@ class ServiceDefaults:
 
 SERVICES: tuple[ServiceDefaults, ...] = (
     ServiceDefaults("registry", "services.registry", "lienthong.registry.v1.RegistryService", 50051, 9101),
+    ServiceDefaults("health", "services.health", "lienthong.health.v1.HealthService", 50052, 9102),
     ServiceDefaults(
         "reporting", "services.reporting", "lienthong.reporting.v1.ReportingService", 50055, 9105
     ),

@@ -13,7 +13,7 @@ from lienthong.db import create_engine
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ["registry", "reporting"]
+SERVICES = ["registry", "health", "reporting"]
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -52,13 +52,16 @@ def test_postgres_url_gets_one_database_per_service() -> None:
     system = LocalSystem(Path("/nonexistent"), database_url="postgresql://postgres@127.0.0.1/x")
     assert system.database_urls() == {
         "registry": "postgresql://postgres@127.0.0.1/lienthong_registry",
+        "health": "postgresql://postgres@127.0.0.1/lienthong_health",
         "reporting": "postgresql://postgres@127.0.0.1/lienthong_reporting",
     }
 
 
 def test_sqlite_files_live_in_the_data_folder(tmp_path: Path) -> None:
     urls = LocalSystem(tmp_path).database_urls()
-    assert urls == {name: f"sqlite:///{tmp_path / (name + '.db')}" for name in ("registry", "reporting")}
+    assert urls == {
+        name: f"sqlite:///{tmp_path / (name + '.db')}" for name in ("registry", "health", "reporting")
+    }
 
 
 def test_other_database_urls_are_refused() -> None:
