@@ -108,6 +108,9 @@ class BatchConsumer:
         self._stopping = False
         self.subscriber = None
         self.attached = asyncio.Event()
+        # Called after a batch that applied something commits: a consumer that writes outbox rows wakes
+        # its service's relay, so those events leave at once instead of at the relay's next poll.
+        self.after_commit: list[Callable[[], None]] = []
 
     async def attach(self) -> None:
         """Subscribe once the source stream exists (its owner declares it; we only wait for it).
@@ -186,6 +189,9 @@ class BatchConsumer:
                     return
                 await self._retry_later(batch, exc)
                 return
+            if applied:
+                for wake in self.after_commit:
+                    wake()
             await self._ack(batch, applied)
             return
 

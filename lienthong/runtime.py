@@ -164,6 +164,8 @@ async def serve(
             )
             if plan.on_relay:
                 plan.on_relay(relay)
+            for consumer in plan.consumers:
+                consumer.after_commit.append(relay.notify)
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
 
             async def stop_relay() -> None:
