@@ -1,0 +1,247 @@
+"""Registry storage: people, positive tests and management terms here; the review workflow and dossiers in
+``workflow``. Call sites use ``storage.<query>`` whatever module holds it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lienthong.cccd import Sex
+from lienthong.db import insert_ignoring_duplicates
+from lienthong.errors import AlreadyExists, NotFound, PreconditionFailed
+from services.registry.domain import DrugTest, EndReason, Flag, Management, Person
+from services.registry.storage.tables import (
+    drug_tests,
+    flags,
+    managements,
+    metadata,
+    persons,
+    read_audit,
+)
+from services.registry.storage.workflow import (
+    dossiers_of,
+    get_dossier,
+    get_proposal,
+    management_of_someone_else,
+    pending_proposals,
+    proposals_of,
+    save_dossier,
+    save_proposal,
+)
+
+__all__ = [  # the workflow's queries and the tables, re-exported for ``storage.<name>`` call sites
+    "dossiers_of",
+    "flags",
+    "get_dossier",
+    "get_proposal",
+    "management_of_someone_else",
+    "metadata",
+    "pending_proposals",
+    "proposals_of",
+    "read_audit",
+    "save_dossier",
+    "save_proposal",
+]
+
+
+def _person(row) -> Person:
+    return Person(
+        person_id=row.person_id,
+        citizen_id=row.citizen_id,
+        full_name=row.full_name,
+        date_of_birth=row.date_of_birth,
+        sex=Sex(row.sex),
+        commune_code=row.commune_code,
+        province_code=row.province_code,
+        pseudonym=row.pseudonym,
+        registered_on=row.registered_on,
+        version=row.version,
+    )
+
+
+def _management(row) -> Management:
+    return Management(
+        management_id=row.management_id,
+        person_id=row.person_id,
+        decision_number=row.decision_number,
+        decided_on=row.decided_on,
+        expires_on=row.expires_on,
+        commune_code=row.commune_code,
+        province_code=row.province_code,
+        ended_on=row.ended_on,
+        end_reason=EndReason(row.end_reason) if row.end_reason else None,
+    )
+
+
+def _test(row) -> DrugTest:
+    return DrugTest(
+        row.test_id, row.person_id, row.tested_on, row.substance, row.place, row.during_management
+    )
+
+
+def _person_not_found(person_id: str) -> NotFound:
+    return NotFound(
+        "person.not_found",
+        f"Không tìm thấy người có mã {person_id!r} trong sổ đăng ký.",
+        f"No person with id {person_id!r} in the registry.",
+    )
+
+
+async def add_person(session: AsyncSession, person: Person) -> None:
+    existing = await session.scalar(
+        select(persons.c.person_id).where(persons.c.citizen_id == person.citizen_id)
+    )
+    if existing:
+        raise AlreadyExists(
+            "person.already_registered",
+            f"Số CCCD này đã được đăng ký (mã người {existing}).",
+            f"This citizen ID is already registered (person id {existing}).",
+        )
+    await session.execute(
+        insert(persons).values(
+            person_id=person.person_id,
+            citizen_id=person.citizen_id,
+            full_name=person.full_name,
+            date_of_birth=person.date_of_birth,
+            sex=person.sex.value,
+            commune_code=person.commune_code,
+            province_code=person.province_code,
+            pseudonym=person.pseudonym,
+            registered_on=person.registered_on,
+            version=person.version,
+        )
+    )
+
+
+async def get_person(session: AsyncSession, person_id: str) -> Person:
+    row = (await session.execute(select(persons).where(persons.c.person_id == person_id))).first()
+    if row is None:
+        raise _person_not_found(person_id)
+    return _person(row)
+
+
+async def save_person_version(session: AsyncSession, before: Person, after: Person) -> None:
+    """Optimistic lock on the person aggregate: two commands racing on one person cannot both win."""
+    result = await session.execute(
+        update(persons)
+        .where(persons.c.person_id == before.person_id, persons.c.version == before.version)
+        .values(version=after.version)
+    )
+    if result.rowcount != 1:
+        raise ConcurrentChange(before.person_id)
+
+
+class ConcurrentChange(Exception):
+    def __init__(self, person_id: str) -> None:
+        super().__init__(f"person {person_id} changed concurrently")
+
+
+def concurrent_change_error() -> PreconditionFailed:
+    return PreconditionFailed(
+        "person.concurrent_change",
+        "Hồ sơ người này vừa được người khác cập nhật; hãy thử lại.",
+        "This person's record was just changed by someone else; please retry.",
+    )
+
+
+async def tests_of(session: AsyncSession, person_id: str) -> list[DrugTest]:
+    rows = await session.execute(select(drug_tests).where(drug_tests.c.person_id == person_id))
+    return [_test(r) for r in rows]
+
+
+async def managements_of(session: AsyncSession, person_id: str) -> list[Management]:
+    rows = await session.execute(
+        select(managements).where(managements.c.person_id == person_id).order_by(managements.c.decided_on)
+    )
+    return [_management(r) for r in rows]
+
+
+async def get_management(session: AsyncSession, management_id: str) -> Management:
+    row = (
+        await session.execute(select(managements).where(managements.c.management_id == management_id))
+    ).first()
+    if row is None:
+        raise NotFound(
+            "management.not_found",
+            f"Không tìm thấy quyết định quản lý có mã {management_id!r}.",
+            f"No management decision with id {management_id!r}.",
+        )
+    return _management(row)
+
+
+async def add_test(session: AsyncSession, test: DrugTest) -> None:
+    await session.execute(
+        insert(drug_tests).values(
+            test_id=test.test_id,
+            person_id=test.person_id,
+            tested_on=test.tested_on,
+            substance=test.substance,
+            place=test.place,
+            during_management=test.during_management,
+        )
+    )
+
+
+async def add_management(session: AsyncSession, management: Management) -> None:
+    await session.execute(
+        insert(managements).values(
+            management_id=management.management_id,
+            person_id=management.person_id,
+            decision_number=management.decision_number,
+            decided_on=management.decided_on,
+            expires_on=management.expires_on,
+            commune_code=management.commune_code,
+            province_code=management.province_code,
+        )
+    )
+
+
+async def save_management_end(session: AsyncSession, management: Management) -> None:
+    await session.execute(
+        update(managements)
+        .where(managements.c.management_id == management.management_id)
+        .values(ended_on=management.ended_on, end_reason=management.end_reason.value)
+    )
+
+
+async def record_read(
+    session: AsyncSession, *, officer_id: str, purpose: str, person_id: str, fields: str
+) -> None:
+    await session.execute(
+        insert(read_audit).values(
+            read_at=datetime.now(UTC),
+            officer_id=officer_id,
+            purpose=purpose,
+            person_id=person_id,
+            fields=fields,
+        )
+    )
+
+
+async def find_person_by_pseudonym(session: AsyncSession, pseudonym: str) -> Person | None:
+    row = (await session.execute(select(persons).where(persons.c.pseudonym == pseudonym))).first()
+    return _person(row) if row else None
+
+
+async def raise_flag(session: AsyncSession, flag: Flag) -> None:
+    """Keep the first time a flag was raised; a replayed or later event changes nothing."""
+    await session.execute(
+        insert_ignoring_duplicates(flags, session.bind.dialect.name).values(
+            pseudonym=flag.pseudonym,
+            kind=flag.kind.value,
+            since=flag.since,
+            source_event_id=flag.source_event_id,
+        )
+    )
+
+
+async def save_person_residence(session: AsyncSession, before: Person, after: Person) -> None:
+    """Move the person: the residence and the aggregate version change together, under the same lock."""
+    await save_person_version(session, before, after)
+    await session.execute(
+        update(persons)
+        .where(persons.c.person_id == after.person_id)
+        .values(commune_code=after.commune_code, province_code=after.province_code)
+    )

@@ -1,0 +1,132 @@
+"""Storage of the list's review workflow (proposals) and of compulsory-rehab dossiers."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lienthong.errors import NotFound, PreconditionFailed
+from services.registry.dossier_rules import Dossier, Ground, Status
+from services.registry.proposal_rules import Change, Proposal, State
+from services.registry.storage.tables import dossiers, persons, proposals
+
+
+def _dossier(row) -> Dossier:
+    return Dossier(
+        dossier_id=row.dossier_id,
+        person_id=row.person_id,
+        ground=Ground(row.ground),
+        opened_on=row.opened_on,
+        law_version=row.law_version,
+        minor=row.minor,
+        status=Status(row.status),
+        submitted_on=row.submitted_on,
+        decided_on=row.decided_on,
+        term_months=row.term_months,
+        facility_code=row.facility_code,
+    )
+
+
+async def dossiers_of(session: AsyncSession, person_id: str) -> list[Dossier]:
+    rows = await session.execute(select(dossiers).where(dossiers.c.person_id == person_id))
+    return [_dossier(r) for r in rows]
+
+
+async def get_dossier(session: AsyncSession, dossier_id: str) -> Dossier:
+    row = (await session.execute(select(dossiers).where(dossiers.c.dossier_id == dossier_id))).first()
+    if row is None:
+        raise NotFound(
+            "dossier.not_found",
+            f"Không tìm thấy hồ sơ {dossier_id!r}.",
+            f"No dossier with id {dossier_id!r}.",
+        )
+    return _dossier(row)
+
+
+async def save_dossier(session: AsyncSession, dossier: Dossier, *, new: bool) -> None:
+    values = dict(
+        person_id=dossier.person_id,
+        ground=dossier.ground.value,
+        status=dossier.status.value,
+        opened_on=dossier.opened_on,
+        law_version=dossier.law_version,
+        minor=dossier.minor,
+        submitted_on=dossier.submitted_on,
+        decided_on=dossier.decided_on,
+        term_months=dossier.term_months,
+        facility_code=dossier.facility_code,
+    )
+    if new:
+        await session.execute(insert(dossiers).values(dossier_id=dossier.dossier_id, **values))
+    else:
+        await session.execute(
+            update(dossiers).where(dossiers.c.dossier_id == dossier.dossier_id).values(**values)
+        )
+
+
+_PROPOSAL_FIELDS = (
+    "change",
+    "person_id",
+    "proposed_by",
+    "proposed_on",
+    "legal_basis",
+    "management_id",
+    "end_reason",
+    "state",
+    "reviewed_by",
+    "reviewed_on",
+    "review_note",
+    "decision_number",
+)
+
+
+def _proposal(row) -> Proposal:
+    values = {name: getattr(row, name) for name in _PROPOSAL_FIELDS}
+    values.update(change=Change(row.change), state=State(row.state))
+    return Proposal(proposal_id=row.proposal_id, **values)
+
+
+async def proposals_of(session: AsyncSession, person_id: str) -> list[Proposal]:
+    rows = await session.execute(select(proposals).where(proposals.c.person_id == person_id))
+    return [_proposal(r) for r in rows]
+
+
+async def pending_proposals(session: AsyncSession, commune_code: str | None) -> list[Proposal]:
+    query = (
+        select(proposals).where(proposals.c.state == State.PENDING.value).order_by(proposals.c.proposed_on)
+    )
+    if commune_code:
+        query = query.join(persons, persons.c.person_id == proposals.c.person_id).where(
+            persons.c.commune_code == commune_code
+        )
+    return [_proposal(r) for r in await session.execute(query)]
+
+
+async def get_proposal(session: AsyncSession, proposal_id: str) -> Proposal:
+    row = (await session.execute(select(proposals).where(proposals.c.proposal_id == proposal_id))).first()
+    if row is None:
+        raise NotFound(
+            "proposal.not_found",
+            f"Không tìm thấy đề xuất {proposal_id!r}.",
+            f"No proposal with id {proposal_id!r}.",
+        )
+    return _proposal(row)
+
+
+async def save_proposal(session: AsyncSession, proposal: Proposal, *, new: bool) -> None:
+    values = {name: getattr(proposal, name) for name in _PROPOSAL_FIELDS}
+    values.update(change=proposal.change.value, state=proposal.state.value)
+    if new:
+        await session.execute(insert(proposals).values(proposal_id=proposal.proposal_id, **values))
+    else:
+        await session.execute(
+            update(proposals).where(proposals.c.proposal_id == proposal.proposal_id).values(**values)
+        )
+
+
+def management_of_someone_else(management_id: str) -> PreconditionFailed:
+    return PreconditionFailed(
+        "proposal.management_of_someone_else",
+        f"Quyết định quản lý {management_id} không thuộc người này.",
+        f"Management decision {management_id} belongs to someone else.",
+    )
