@@ -56,6 +56,10 @@ class ServiceDefaults:
 SERVICES: tuple[ServiceDefaults, ...] = (
     ServiceDefaults("registry", "services.registry", "lienthong.registry.v1.RegistryService", 50051, 9101),
     ServiceDefaults("health", "services.health", "lienthong.health.v1.HealthService", 50052, 9102),
+    ServiceDefaults("rehab", "services.rehab", "lienthong.rehab.v1.RehabService", 50053, 9103),
+    ServiceDefaults(
+        "aftercare", "services.aftercare", "lienthong.aftercare.v1.AftercareService", 50054, 9104
+    ),
     ServiceDefaults(
         "reporting", "services.reporting", "lienthong.reporting.v1.ReportingService", 50055, 9105
     ),

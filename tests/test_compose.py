@@ -58,7 +58,7 @@ def test_compose_file_follows_the_compose_specification() -> None:
 
 
 def test_registry_and_reporting_are_in_compose() -> None:
-    assert set(app_services()) >= {"registry", "health", "reporting"}
+    assert set(app_services()) >= {"registry", "health", "rehab", "aftercare", "reporting"}
 
 
 @pytest.mark.parametrize("name", sorted(app_services()))

@@ -13,7 +13,7 @@ from lienthong.db import create_engine
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ["registry", "health", "reporting"]
+SERVICES = ["registry", "health", "rehab", "aftercare", "reporting"]
 
 
 @pytest.mark.parametrize("service", SERVICES)

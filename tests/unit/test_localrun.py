@@ -53,6 +53,8 @@ def test_postgres_url_gets_one_database_per_service() -> None:
     assert system.database_urls() == {
         "registry": "postgresql://postgres@127.0.0.1/lienthong_registry",
         "health": "postgresql://postgres@127.0.0.1/lienthong_health",
+        "rehab": "postgresql://postgres@127.0.0.1/lienthong_rehab",
+        "aftercare": "postgresql://postgres@127.0.0.1/lienthong_aftercare",
         "reporting": "postgresql://postgres@127.0.0.1/lienthong_reporting",
     }
 
@@ -60,7 +62,8 @@ def test_postgres_url_gets_one_database_per_service() -> None:
 def test_sqlite_files_live_in_the_data_folder(tmp_path: Path) -> None:
     urls = LocalSystem(tmp_path).database_urls()
     assert urls == {
-        name: f"sqlite:///{tmp_path / (name + '.db')}" for name in ("registry", "health", "reporting")
+        name: f"sqlite:///{tmp_path / (name + '.db')}"
+        for name in ("registry", "health", "rehab", "aftercare", "reporting")
     }
 
 

@@ -1,0 +1,3 @@
+from services.aftercare.main import main
+
+main()

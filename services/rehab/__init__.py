@@ -1,0 +1,1 @@
+"""Rehab: facilities, admissions of each kind, stages, training, term reduction and discharge."""

@@ -1,0 +1,3 @@
+from services.rehab.main import main
+
+main()

@@ -1,0 +1,3 @@
+from lienthong.migrate import run_env
+
+run_env()
