@@ -3,7 +3,8 @@
 - determined addicted → the running management term ends (reason ``addicted``) and the person is flagged
   for rehab registration;
 - methadone stopped voluntarily or terminated for violation → flagged as a ground for a compulsory-rehab
-  dossier.
+  dossier;
+- (from aftercare) an adult's relapse confirmed → flagged as a ground for a compulsory-rehab dossier.
 
 Other health events are acknowledged and ignored: the registry has no business with them. A person the
 registry has never registered (someone who went to health on their own) is flagged by pseudonym only.
@@ -24,6 +25,7 @@ from lienthong.dates import parse_date, today_in_vietnam
 from lienthong.envelope import BadEvent, Envelope
 from lienthong.errors import InvalidInput
 from lienthong.outbox import add_to_outbox
+from lienthong_contracts.aftercare.v1 import events_pb2 as aftercare_events
 from lienthong_contracts.health.v1 import events_pb2 as health_events
 from services.registry import domain, storage
 from services.registry.event_mapping import to_envelope
@@ -31,6 +33,10 @@ from services.registry.event_mapping import to_envelope
 CONSUMER_NAME = "registry"
 SOURCE_STREAM = "HEALTH"
 FILTER = "health.>"
+# Aftercare: only a confirmed relapse concerns the registry.
+AFTERCARE_CONSUMER = "registry-aftercare"
+AFTERCARE_STREAM = "AFTERCARE"
+AFTERCARE_FILTER = "aftercare.relapse.confirmed.v1"
 _PSEUDONYM = re.compile(r"[0-9]{1,6}:[0-9a-f]{32}", re.ASCII)
 
 
@@ -38,6 +44,12 @@ _PSEUDONYM = re.compile(r"[0-9]{1,6}:[0-9a-f]{32}", re.ASCII)
 class DeterminedAddicted:
     pseudonym: str
     concluded_on: date
+
+
+@dataclass(frozen=True)
+class AdultRelapsed:
+    pseudonym: str
+    determined_on: date
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,11 @@ def _checked(envelope: Envelope, message, date_field: str) -> tuple[str, date]:
     return pseudonym, day
 
 
-def decode(envelope: Envelope) -> DeterminedAddicted | MethadoneStopped | None:
+def decode(envelope: Envelope) -> DeterminedAddicted | MethadoneStopped | AdultRelapsed | None:
+    if envelope.subject == AFTERCARE_FILTER:
+        message = aftercare_events.RelapseConfirmed()
+        pseudonym, day = _checked(envelope, message, "determined_on")
+        return AdultRelapsed(pseudonym, day) if message.adult else None
     if not envelope.subject.startswith("health."):
         raise BadEvent(f"subject {envelope.subject} is not a health event")
     if envelope.subject == "health.determination.concluded.v1":
@@ -81,7 +97,7 @@ def decode(envelope: Envelope) -> DeterminedAddicted | MethadoneStopped | None:
 
 
 @dataclass
-class HealthEvents:
+class DepartmentEvents:
     agency: str
     clock: Callable[[], date] = today_in_vietnam
 
@@ -99,6 +115,16 @@ class HealthEvents:
                         ),
                     )
                     await self._end_management(session, pseudonym, concluded_on)
+                case AdultRelapsed(pseudonym, determined_on):
+                    await storage.raise_flag(
+                        session,
+                        domain.Flag(
+                            pseudonym,
+                            domain.FlagKind.COMPULSORY_GROUND_RELAPSE,
+                            determined_on,
+                            delivered.envelope.event_id,
+                        ),
+                    )
                 case MethadoneStopped(pseudonym, ended_on, _):
                     await storage.raise_flag(
                         session,

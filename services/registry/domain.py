@@ -263,6 +263,7 @@ class FlagKind(Enum):
 
     REHAB_REGISTRATION = "rehab_registration"  # determined addicted: register for rehab (Art. 28)
     COMPULSORY_GROUND_METHADONE = "compulsory_ground_methadone"  # stopped or terminated from methadone
+    COMPULSORY_GROUND_RELAPSE = "compulsory_ground_relapse"  # an adult relapsed during aftercare
 
 
 @dataclass(frozen=True)

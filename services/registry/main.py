@@ -30,17 +30,23 @@ def build_plan(settings: RegistrySettings) -> ServicePlan:
     )
     servicer = RegistryServicer(registry)
     dead_letters = DeadLetters(infra.broker, consumer.CONSUMER_NAME)
-    health_events = BatchConsumer(
-        broker=infra.broker,
-        sessions=infra.sessions,
-        spec=ConsumerSpec(
-            name=consumer.CONSUMER_NAME, stream=consumer.SOURCE_STREAM, filter_subject=consumer.FILTER
-        ),
-        decode=consumer.decode,
-        apply=consumer.HealthEvents(agency=settings.agency).apply,
-        metrics=ConsumerMetrics.create(infra.registry),
-        dead_letters=dead_letters,
-    )
+    metrics = ConsumerMetrics.create(infra.registry)  # one family per registry, shared by both consumers
+    events = consumer.DepartmentEvents(agency=settings.agency)
+    other_departments = [
+        BatchConsumer(
+            broker=infra.broker,
+            sessions=infra.sessions,
+            spec=ConsumerSpec(name=name, stream=stream, filter_subject=subject),
+            decode=consumer.decode,
+            apply=events.apply,
+            metrics=metrics,
+            dead_letters=dead_letters,
+        )
+        for name, stream, subject in (
+            (consumer.CONSUMER_NAME, consumer.SOURCE_STREAM, consumer.FILTER),
+            (consumer.AFTERCARE_CONSUMER, consumer.AFTERCARE_STREAM, consumer.AFTERCARE_FILTER),
+        )
+    ]
     return ServicePlan(
         infra=infra,
         migrations=MIGRATIONS,
@@ -52,7 +58,7 @@ def build_plan(settings: RegistrySettings) -> ServicePlan:
             StreamSpec(name=STREAM, subjects=SUBJECTS, description="Registry (police) events"),
             dead_letters.stream,
         ],
-        consumers=[health_events],
+        consumers=other_departments,
         relay_stream=STREAM,
         on_relay=lambda relay: registry.after_commit.append(relay.notify),
     )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from lienthong import bus
 from lienthong.envelope import Envelope
+from lienthong_contracts.aftercare.v1 import events_pb2 as aftercare_events
 from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.health.v1 import events_pb2 as health_events
 from lienthong_contracts.registry.v1 import registry_pb2, registry_pb2_grpc
@@ -49,6 +50,7 @@ async def test_health_events_end_management_and_raise_flags(nats_server, databas
     nc = await nats.connect(nats_server.url)
     js = nc.jetstream()
     await bus.declare_stream(js, bus.StreamSpec("HEALTH", ["health.>"]))
+    await bus.declare_stream(js, bus.StreamSpec("AFTERCARE", ["aftercare.>"]))
     async with RunningService(build_plan(settings)) as service:
         async with grpc.aio.insecure_channel(service.grpc_target) as channel:
             stub = registry_pb2_grpc.RegistryServiceStub(channel)
@@ -105,6 +107,20 @@ async def test_health_events_end_management_and_raise_flags(nats_server, databas
         )
         await js.publish(stopped.subject, stopped.payload, headers=stopped.headers(), stream="HEALTH")
         await js.publish("health.methadone.ended.v1", b"\x00garbage", stream="HEALTH")
+        adult, minor = "1:" + "c" * 32, "1:" + "d" * 32
+        for pseudonym, is_adult in ((adult, True), (minor, False)):
+            relapse = Envelope.new(
+                subject="aftercare.relapse.confirmed.v1",
+                source="lienthong/aftercare",
+                person=pseudonym,
+                aggregate_id="case-1",
+                aggregate_version=3,
+                agency="police",
+                payload=aftercare_events.RelapseConfirmed(
+                    person=ref(pseudonym), case_id="case-1", determined_on="2025-07-01", adult=is_adult
+                ).SerializeToString(),
+            )
+            await js.publish(relapse.subject, relapse.payload, headers=relapse.headers(), stream="AFTERCARE")
 
         async def state():
             async with service.plan.infra.sessions() as session:
@@ -116,9 +132,9 @@ async def test_health_events_end_management_and_raise_flags(nats_server, databas
 
         async def settled():
             ended, raised = await state()
-            return ended[0].end_reason == "addicted" and len(raised) == 2
+            return ended[0].end_reason == "addicted" and len(raised) == 3
 
-        await eventually(settled, timeout=30, message="management ended and two flags raised")
+        await eventually(settled, timeout=30, message="management ended and three flags raised")
 
         async def published_end():
             info = await js.stream_info("REGISTRY", subjects_filter="registry.management.ended.v1")
@@ -137,6 +153,10 @@ async def test_health_events_end_management_and_raise_flags(nats_server, databas
     await nc.close()
     assert [(str(e.ended_on), e.end_reason) for e in ended] == [("2025-04-02", "addicted")]
     assert raised == sorted(
-        [(person.pseudonym, "rehab_registration"), (other, "compulsory_ground_methadone")]
+        [
+            (person.pseudonym, "rehab_registration"),
+            (other, "compulsory_ground_methadone"),
+            (adult, "compulsory_ground_relapse"),  # a minor's relapse is no ground for compulsory rehab
+        ]
     )
     assert decision.management_id
