@@ -31,7 +31,7 @@ from lienthong.demo import (
     management_report,
     wait_for_ingest,
 )
-from lienthong.localrun import LocalSystem
+from lienthong.localrun import SERVICES, LocalSystem
 from tests.conftest import POSTGRES_URL, eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -72,7 +72,7 @@ def system(request: pytest.FixtureRequest, tmp_path: Path):
     finally:
         local.stop()
         if database_url:
-            asyncio.run(_drop_databases(database_url, [f"{prefix}_registry", f"{prefix}_reporting"]))
+            asyncio.run(_drop_databases(database_url, [f"{prefix}_{service.name}" for service in SERVICES]))
 
 
 async def _drop_databases(url: str, names: list[str]) -> None:
