@@ -1,0 +1,236 @@
+"""One person's whole path across the five departments, each service its own process on one nats-server.
+
+detected → managed → uses again → determination requested → addicted → management ended → compulsory
+dossier → court decision → admission expected → admitted → completed → aftercare opened at the right commune
+→ placed → support given → relapse confirmed → the registry holds a new compulsory-dossier ground and
+opens a new dossier. Every hand-over between departments happens through events only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import grpc
+import pytest
+
+from lienthong.localrun import LocalSystem
+from lienthong_contracts.aftercare.v1 import aftercare_pb2 as ac
+from lienthong_contracts.aftercare.v1 import aftercare_pb2_grpc
+from lienthong_contracts.events.v1 import common_pb2
+from lienthong_contracts.health.v1 import events_pb2 as health_events
+from lienthong_contracts.health.v1 import health_pb2 as hp
+from lienthong_contracts.health.v1 import health_pb2_grpc
+from lienthong_contracts.registry.v1 import registry_pb2 as rg
+from lienthong_contracts.registry.v1 import registry_pb2_grpc
+from lienthong_contracts.rehab.v1 import rehab_pb2 as rh
+from lienthong_contracts.rehab.v1 import rehab_pb2_grpc
+from tests.conftest import eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+HOAN_KIEM = "00070"
+READ = (("x-officer-id", "CA-HK-01"), ("x-purpose", "e2e lifecycle check"))
+
+
+@pytest.fixture
+def system(tmp_path: Path):
+    local = LocalSystem(tmp_path / "run", fresh=True, prefer_default_ports=False)
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+async def test_one_person_through_every_department(system: LocalSystem):
+    endpoints = system.endpoints()
+    channels = {name: grpc.aio.insecure_channel(endpoint.grpc) for name, endpoint in endpoints.items()}
+    registry = registry_pb2_grpc.RegistryServiceStub(channels["registry"])
+    health = health_pb2_grpc.HealthServiceStub(channels["health"])
+    rehab = rehab_pb2_grpc.RehabServiceStub(channels["rehab"])
+    aftercare = aftercare_pb2_grpc.AftercareServiceStub(channels["aftercare"])
+    try:
+        # Police: detected and put under management.
+        person = await registry.RegisterPerson(
+            rg.RegisterPersonRequest(
+                citizen_id="001090012345",
+                full_name="Hoàng Văn Giang",
+                date_of_birth="1990-02-02",
+                sex=common_pb2.SEX_MALE,
+                commune_code=HOAN_KIEM,
+            )
+        )
+        await registry.RecordPositiveDrugTest(
+            rg.RecordPositiveDrugTestRequest(
+                person_id=person.person_id, tested_on="2025-01-05", substance="heroin"
+            )
+        )
+        managed = await registry.IssueManagementDecision(
+            rg.IssueManagementDecisionRequest(
+                person_id=person.person_id, decision_number="1/QĐ-UBND", decided_on="2025-01-10"
+            )
+        )
+
+        # Uses again during management → health opens a determination request by itself.
+        again = await registry.RecordPositiveDrugTest(
+            rg.RecordPositiveDrugTestRequest(
+                person_id=person.person_id, tested_on="2025-03-01", substance="heroin"
+            )
+        )
+        assert again.during_management
+
+        async def requested():
+            pending = await health.ListPendingDeterminations(
+                hp.ListPendingDeterminationsRequest(commune_code=HOAN_KIEM)
+            )
+            return next((d for d in pending.determinations if d.pseudonym == person.pseudonym), None)
+
+        determination = await eventually(requested, timeout=30, message="determination requested in health")
+        assert determination.legal_case == "police_a"
+
+        # Health: a licensed facility determines addiction.
+        await health.RegisterFacility(
+            hp.RegisterFacilityRequest(facility_id="BV-TT-HN", name="Bệnh viện Tâm thần", licensed=True)
+        )
+        await health.RecordCriteria(
+            hp.RecordCriteriaRequest(
+                determination_id=determination.determination_id,
+                facility_id="BV-TT-HN",
+                observed_on="2025-03-05",
+                criteria_met=["craving", "tolerance", "withdrawal"],
+            )
+        )
+        concluded = await health.ConcludeDetermination(
+            hp.ConcludeDeterminationRequest(
+                determination_id=determination.determination_id,
+                facility_id="BV-TT-HN",
+                concluded_on="2025-03-10",
+            )
+        )
+        assert concluded.result == health_events.DETERMINATION_RESULT_ADDICTED
+
+        # Police: management ends by itself with reason "addicted".
+        async def management_ended():
+            record = await registry.GetPerson(rg.GetPersonRequest(person_id=person.person_id), metadata=READ)
+            term = next(m for m in record.managements if m.management_id == managed.management_id)
+            return term.end_reason == "addicted" and term
+
+        term = await eventually(management_ended, timeout=30, message="management ended as addicted")
+        assert term.ended_on == "2025-03-10"
+
+        # Police and court: compulsory-rehab dossier; rehab expects the person at the named facility.
+        await rehab.RegisterFacility(
+            rh.RegisterFacilityRequest(
+                facility_code="HN-CS2",
+                name="Cơ sở cai nghiện ma túy số 2",
+                public=True,
+                operator="Công an TP",
+                capacity=100,
+                type="multi_function",
+                commune_code=HOAN_KIEM,
+            )
+        )
+        dossier = await registry.OpenCompulsoryDossier(
+            rg.OpenCompulsoryDossierRequest(
+                person_id=person.person_id, ground="no_voluntary_rehab", opened_on="2025-04-01"
+            )
+        )
+        await registry.SubmitCompulsoryDossier(
+            rg.SubmitCompulsoryDossierRequest(dossier_id=dossier.dossier_id, submitted_on="2025-04-05")
+        )
+        await registry.RecordCourtDecision(
+            rg.RecordCourtDecisionRequest(
+                dossier_id=dossier.dossier_id,
+                decided_on="2025-05-01",
+                granted=True,
+                term_months=12,
+                facility_code="HN-CS2",
+            )
+        )
+
+        async def expected():
+            listed = await rehab.ListExpectedAdmissions(
+                rh.ListExpectedAdmissionsRequest(facility_code="HN-CS2")
+            )
+            return next((a for a in listed.admissions if a.pseudonym == person.pseudonym), None)
+
+        expectation = await eventually(expected, timeout=30, message="admission expected at HN-CS2")
+        assert expectation.term_months == 12 and expectation.facility_known
+        admitted = await rehab.AdmitExpected(
+            rh.AdmitExpectedRequest(admission_id=expectation.admission_id, admitted_on="2025-05-10")
+        )
+        assert admitted.agency == "police"  # rehab has been the Police's since 2025-03-01
+        for stage, on in [
+            ("detox_treatment", "2025-05-20"),
+            ("education_counselling", "2025-08-01"),
+            ("labour_vocational", "2025-11-01"),
+            ("reintegration_preparation", "2026-03-01"),
+        ]:
+            await rehab.AdvanceStage(
+                rh.AdvanceStageRequest(admission_id=admitted.admission_id, to_stage=stage, on=on)
+            )
+        discharged = await rehab.Discharge(
+            rh.DischargeRequest(
+                admission_id=admitted.admission_id, discharged_on=admitted.planned_end, reason="completed"
+            )
+        )
+        assert discharged.completed
+
+        # Aftercare opens by itself, pending placement at the commune of residence.
+        async def pending_placement():
+            listed = await aftercare.ListPendingPlacements(
+                ac.ListPendingPlacementsRequest(as_of="2026-05-15", commune_code=HOAN_KIEM)
+            )
+            return next((c for c in listed.cases if c.pseudonym == person.pseudonym), None)
+
+        case = await eventually(pending_placement, timeout=30, message="aftercare case opened")
+        assert case.completed_on == admitted.planned_end
+        placed = await aftercare.PlaceCase(
+            ac.PlaceCaseRequest(
+                case_id=case.case_id,
+                decided_on="2026-05-20",
+                decision_number="9/QĐ-UBND",
+                caretaker_kind="person",
+                caretaker_name="Trần Văn Tổ",
+            )
+        )
+        assert placed.term_months == 24  # an adult after compulsory rehab
+        await aftercare.RecordSupport(
+            ac.RecordSupportRequest(case_id=case.case_id, given_on="2026-06-01", kind="vocational_training")
+        )
+        await aftercare.SuspectRelapse(
+            ac.SuspectRelapseRequest(case_id=case.case_id, suspected_on="2026-08-01")
+        )
+        relapse = await aftercare.ConfirmRelapse(
+            ac.ConfirmRelapseRequest(case_id=case.case_id, determined_on="2026-08-15")
+        )
+        assert relapse.adult
+
+        # Police: the relapse is a ground for a new compulsory dossier.
+        registry_db = system.data_dir / "registry.db"
+
+        async def relapse_flagged():
+            with sqlite3.connect(registry_db) as db:
+                return db.execute(
+                    "select since from flags where pseudonym = ? and kind = 'compulsory_ground_relapse'",
+                    (person.pseudonym,),
+                ).fetchone()
+
+        flagged = await eventually(relapse_flagged, timeout=30, message="relapse flagged in the registry")
+        assert flagged == ("2026-08-15",)
+        second = await registry.OpenCompulsoryDossier(
+            rg.OpenCompulsoryDossierRequest(
+                person_id=person.person_id, ground="relapse_in_aftercare", opened_on="2026-08-20"
+            )
+        )
+        assert second.status == "opened"
+        with sqlite3.connect(registry_db) as db:
+            kinds = {
+                row[0]
+                for row in db.execute("select kind from flags where pseudonym = ?", (person.pseudonym,))
+            }
+        assert kinds == {"rehab_registration", "compulsory_ground_relapse"}
+    finally:
+        for channel in channels.values():
+            await channel.close()
