@@ -234,3 +234,104 @@ async def test_one_person_through_every_department(system: LocalSystem):
     finally:
         for channel in channels.values():
             await channel.close()
+
+
+async def test_methadone_paths_completion_opens_aftercare_and_termination_is_a_dossier_ground(
+    system: LocalSystem,
+):
+    endpoints = system.endpoints()
+    channels = {name: grpc.aio.insecure_channel(endpoint.grpc) for name, endpoint in endpoints.items()}
+    health = health_pb2_grpc.HealthServiceStub(channels["health"])
+    aftercare = aftercare_pb2_grpc.AftercareServiceStub(channels["aftercare"])
+    try:
+        # Enrol → maintenance → tapering → completed: aftercare opens for 12 months at the commune.
+        completer = await health.EnrolMethadone(
+            hp.EnrolMethadoneRequest(
+                person=hp.PersonDetails(
+                    citizen_id="001195012345",
+                    full_name="Lý Thị Hạnh",
+                    date_of_birth="1995-03-03",
+                    sex=common_pb2.SEX_FEMALE,
+                    commune_code="00004",
+                ),
+                enrolled_on="2024-02-01",
+            )
+        )
+        for phase, on in [
+            ("titration", "2024-02-10"),
+            ("maintenance", "2024-04-01"),
+            ("tapering", "2025-01-10"),
+        ]:
+            await health.AdvancePhase(
+                hp.AdvancePhaseRequest(episode_id=completer.episode_id, to_phase=phase, on=on)
+            )
+        await health.EndMethadone(
+            hp.EndMethadoneRequest(episode_id=completer.episode_id, ended_on="2025-04-01", reason="completed")
+        )
+
+        async def pending_placement():
+            listed = await aftercare.ListPendingPlacements(
+                ac.ListPendingPlacementsRequest(as_of="2025-04-10", commune_code="00004")
+            )
+            return next((c for c in listed.cases if c.pseudonym == completer.pseudonym), None)
+
+        case = await eventually(pending_placement, timeout=30, message="aftercare opened after methadone")
+        placed = await aftercare.PlaceCase(
+            ac.PlaceCaseRequest(
+                case_id=case.case_id,
+                decided_on="2025-04-15",
+                decision_number="2/QĐ-UBND",
+                caretaker_kind="organisation",
+                caretaker_name="Hội Phụ nữ phường",
+            )
+        )
+        assert placed.term_months == 12
+
+        # Enrol → two protocol breaches within six months → terminated: a compulsory-dossier ground.
+        violator = await health.EnrolMethadone(
+            hp.EnrolMethadoneRequest(
+                person=hp.PersonDetails(
+                    citizen_id="001088012345",
+                    full_name="Mai Văn Khôi",
+                    date_of_birth="1988-07-07",
+                    sex=common_pb2.SEX_MALE,
+                    commune_code="00070",
+                ),
+                enrolled_on="2025-01-02",
+            )
+        )
+        await health.RecordBreach(
+            hp.RecordBreachRequest(episode_id=violator.episode_id, occurred_on="2025-02-01", kind="diversion")
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:  # one breach is not enough
+            await health.EndMethadone(
+                hp.EndMethadoneRequest(
+                    episode_id=violator.episode_id, ended_on="2025-02-02", reason="terminated_violation"
+                )
+            )
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        await health.RecordBreach(
+            hp.RecordBreachRequest(episode_id=violator.episode_id, occurred_on="2025-03-01", kind="violence")
+        )
+        await health.EndMethadone(
+            hp.EndMethadoneRequest(
+                episode_id=violator.episode_id, ended_on="2025-03-02", reason="terminated_violation"
+            )
+        )
+        registry_db = system.data_dir / "registry.db"
+
+        async def ground():
+            with sqlite3.connect(registry_db) as db:
+                return db.execute(
+                    "select kind, since from flags where pseudonym = ?", (violator.pseudonym,)
+                ).fetchall()
+
+        assert await eventually(
+            ground, timeout=30, message="methadone termination flagged in the registry"
+        ) == [("compulsory_ground_methadone", "2025-03-02")]
+        # No aftercare for a person who never completed a programme.
+        listed = await aftercare.ListPendingPlacements(ac.ListPendingPlacementsRequest(as_of="2025-04-10"))
+        assert violator.pseudonym not in {c.pseudonym for c in listed.cases}
+    finally:
+        for channel in channels.values():
+            await channel.close()
