@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lienthong.localrun import SERVICES, LocalRunError, LocalSystem, ServiceFailed
+from lienthong.staff_cli import add_staff_commands
 
 app = typer.Typer(
     name="lienthong",
@@ -31,6 +32,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+add_staff_commands(app)  # lienthong registry|health|rehab|aftercare …: commands for department staff
 
 DEMO_DIR = Path(".lienthong") / "demo"
 UP_DIR = Path(".lienthong") / "local"
@@ -224,7 +226,7 @@ def up_command(
         "lienthong_reporting are created there if missing. Default: SQLite files in the data folder.",
     ),
 ) -> None:
-    """Start nats-server, registry and reporting on this machine (no demo data) and serve until Ctrl-C."""
+    """Start nats-server and the five services on this machine (no demo data) and serve until Ctrl-C."""
     console = make_console()
     try:
         system = LocalSystem(data_dir, database_url=database_url, fresh=False, database_prefix="lienthong")

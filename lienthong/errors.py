@@ -14,6 +14,7 @@ class ErrorKind(Enum):
     NOT_FOUND = "not_found"
     CONFLICT = "already_exists"
     DENIED = "permission_denied"
+    UNAVAILABLE = "unavailable"
 
 
 class DomainError(Exception):
@@ -47,3 +48,9 @@ class AlreadyExists(DomainError):
 
 class PermissionDenied(DomainError):
     kind = ErrorKind.DENIED
+
+
+class Unavailable(DomainError):
+    """Another department's service that this act needs does not answer; retrying later may work."""
+
+    kind = ErrorKind.UNAVAILABLE

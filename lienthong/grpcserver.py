@@ -29,6 +29,7 @@ STATUS_OF = {
     ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     ErrorKind.CONFLICT: grpc.StatusCode.ALREADY_EXISTS,
     ErrorKind.DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
 }
 
 _UNDECODABLE = object()

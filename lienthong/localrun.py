@@ -263,7 +263,7 @@ def _looks_like_ours(pid: int, needle: str) -> bool:
 
 
 class LocalSystem:
-    """nats-server, registry and reporting on this machine, supervised; stopped in reverse order."""
+    """nats-server and every service on this machine, supervised; stopped in reverse order."""
 
     def __init__(
         self,
@@ -422,6 +422,10 @@ class LocalSystem:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # Departments that must resolve a pseudonym to a person ask the registry, over gRPC.
+        registry = self.services.get("registry")
+        if registry is not None and registry.endpoint is not None:
+            env["LIENTHONG_REGISTRY_TARGET"] = registry.endpoint.grpc
         env.update(self.extra_env)
         return env
 

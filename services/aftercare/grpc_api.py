@@ -12,6 +12,8 @@ from lienthong.errors import InvalidInput, PermissionDenied
 from lienthong.text import clean_text
 from lienthong_contracts.aftercare.v1 import aftercare_pb2, aftercare_pb2_grpc
 from services.aftercare.handlers import Aftercare
+from services.aftercare.handlers.contacts import contact_details
+from services.aftercare.registry_client import RegistryDirectory
 
 SERVICE_NAME = aftercare_pb2.DESCRIPTOR.services_by_name["AftercareService"].full_name
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
@@ -39,8 +41,9 @@ def _iso(day) -> str:
 
 
 class AftercareServicer(aftercare_pb2_grpc.AftercareServiceServicer):
-    def __init__(self, aftercare: Aftercare) -> None:
+    def __init__(self, aftercare: Aftercare, directory: RegistryDirectory) -> None:
         self._aftercare = aftercare
+        self._directory = directory
 
     def add_to(self, server: grpc.aio.Server) -> None:
         aftercare_pb2_grpc.add_AftercareServiceServicer_to_server(self, server)
@@ -139,6 +142,29 @@ class AftercareServicer(aftercare_pb2_grpc.AftercareServiceServicer):
                 )
                 for case, pseudonym in due
             ]
+        )
+
+    async def GetContactDetails(self, request, context):
+        officer = _metadata(context, "x-officer-id")
+        purpose = _metadata(context, "x-purpose")
+        if not officer or not purpose:
+            raise PermissionDenied(
+                "read.unidentified",
+                "Đọc dữ liệu cá nhân cần khai báo cán bộ (x-officer-id) và mục đích (x-purpose).",
+                "Reading personal data needs the officer (x-officer-id) and the purpose (x-purpose) metadata.",
+            )
+        contact = await contact_details(
+            self._aftercare.sessions,
+            self._directory,
+            case_id=_case_id(request.case_id),
+            officer_id=clean_text(officer, field="x-officer-id", max_length=100),
+            purpose=clean_text(purpose, field="x-purpose", max_length=200),
+        )
+        return aftercare_pb2.ContactDetails(
+            case_id=contact.case_id,
+            full_name=contact.full_name,
+            date_of_birth=contact.date_of_birth,
+            commune_code=contact.commune_code,
         )
 
     async def GetCase(self, request, context):

@@ -15,6 +15,7 @@ from services.aftercare import consumer
 from services.aftercare.event_mapping import STREAM, SUBJECTS
 from services.aftercare.grpc_api import SERVICE_NAME, AftercareServicer
 from services.aftercare.handlers import Aftercare
+from services.aftercare.registry_client import RegistryDirectory
 from services.aftercare.settings import AftercareSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -68,7 +69,7 @@ def build_plan(settings: AftercareSettings) -> ServicePlan:
             consumer.health_decoder(laws, operators),
         ),
     ]
-    servicer = AftercareServicer(aftercare)
+    servicer = AftercareServicer(aftercare, RegistryDirectory(settings.registry_target))
     return ServicePlan(
         infra=infra,
         migrations=MIGRATIONS,

@@ -27,6 +27,8 @@ class AftercareSettings(ServiceSettings, PseudonymSettings):
     # Law version in force from each date (JSON in LIENTHONG_LAW_VERSIONS); recorded on every case.
     law_versions: dict[str, str] = Field(default_factory=lambda: dict(LAW_VERSIONS))
     # Days a completer may wait for the commune's decision before the work list raises an alert (?).
+    # Where the registry answers FindPersonByPseudonym (the local run passes the address it started).
+    registry_target: str = "127.0.0.1:50051"
     placement_alert_days: int = Field(default=15, ge=1, le=365)
     # Aftercare terms, Law 73/2021 Art. 40: 1 year after voluntary rehab or methadone, 1 year for minors
     # and 2 years for adults after compulsory rehab. Settings because Law 120/2025 may change them.

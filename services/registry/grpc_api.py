@@ -19,6 +19,7 @@ from services.registry import dossier_rules, proposal_rules
 from services.registry.handlers import Registry
 
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+_PSEUDONYM = re.compile(r"[0-9]{1,6}:[0-9a-f]{32}", re.ASCII)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 _SEX_IN = {common_pb2.SEX_MALE: Sex.MALE, common_pb2.SEX_FEMALE: Sex.FEMALE}
 _SEX_OUT = {v: k for k, v in _SEX_IN.items()}
@@ -234,32 +235,65 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         return _dossier(dossier)
 
     async def GetPerson(self, request, context):
-        officer = _metadata(context, "x-officer-id")
-        purpose = _metadata(context, "x-purpose")
-        if not officer or not purpose:
+        officer, purpose = _reader(context)
+        person, tests, managements = await self._registry.read_person(
+            person_id=_uuid(request.person_id, "person_id"), officer_id=officer, purpose=purpose
+        )
+        return _person(person, tests, managements)
+
+    async def FindPersonByPseudonym(self, request, context):
+        officer, purpose = _reader(context)
+        department = _metadata(context, "x-department")
+        if not department:
             raise PermissionDenied(
-                "read.unidentified",
-                "Đọc dữ liệu cá nhân cần khai báo cán bộ (x-officer-id) và mục đích (x-purpose).",
-                "Reading personal data needs the officer (x-officer-id) and the purpose (x-purpose) metadata.",
+                "read.no_department",
+                "Phòng ban khác đọc hồ sơ phải khai báo phòng ban (x-department).",
+                "Another department reading a record must declare itself (x-department).",
+            )
+        if not _PSEUDONYM.fullmatch(request.pseudonym):
+            raise InvalidInput(
+                "pseudonym.format",
+                "Bí danh phải có dạng <phiên bản khóa>:<32 chữ số hex>.",
+                "A pseudonym looks like <key version>:<32 hex digits>.",
             )
         person, tests, managements = await self._registry.read_person(
-            person_id=_uuid(request.person_id, "person_id"),
-            officer_id=clean_text(officer, field="x-officer-id", max_length=100),
-            purpose=clean_text(purpose, field="x-purpose", max_length=200),
+            pseudonym=request.pseudonym,
+            officer_id=officer,
+            purpose=purpose,
+            caller_department=clean_text(department, field="x-department", max_length=40),
         )
-        return registry_pb2.Person(
-            person_id=person.person_id,
-            citizen_id=person.citizen_id,
-            full_name=person.full_name,
-            date_of_birth=person.date_of_birth.isoformat(),
-            sex=_SEX_OUT[person.sex],
-            commune_code=person.commune_code,
-            pseudonym=person.pseudonym,
-            drug_tests=[
-                registry_pb2.DrugTest(
-                    test_id=t.test_id, tested_on=t.tested_on.isoformat(), substance=t.substance, place=t.place
-                )
-                for t in tests
-            ],
-            managements=[_management(m) for m in managements],
+        return _person(person, tests, managements)
+
+
+def _reader(context: grpc.aio.ServicerContext) -> tuple[str, str]:
+    officer = _metadata(context, "x-officer-id")
+    purpose = _metadata(context, "x-purpose")
+    if not officer or not purpose:
+        raise PermissionDenied(
+            "read.unidentified",
+            "Đọc dữ liệu cá nhân cần khai báo cán bộ (x-officer-id) và mục đích (x-purpose).",
+            "Reading personal data needs the officer (x-officer-id) and the purpose (x-purpose) metadata.",
         )
+    return (
+        clean_text(officer, field="x-officer-id", max_length=100),
+        clean_text(purpose, field="x-purpose", max_length=200),
+    )
+
+
+def _person(person, tests, managements) -> registry_pb2.Person:
+    return registry_pb2.Person(
+        person_id=person.person_id,
+        citizen_id=person.citizen_id,
+        full_name=person.full_name,
+        date_of_birth=person.date_of_birth.isoformat(),
+        sex=_SEX_OUT[person.sex],
+        commune_code=person.commune_code,
+        pseudonym=person.pseudonym,
+        drug_tests=[
+            registry_pb2.DrugTest(
+                test_id=t.test_id, tested_on=t.tested_on.isoformat(), substance=t.substance, place=t.place
+            )
+            for t in tests
+        ],
+        managements=[_management(m) for m in managements],
+    )

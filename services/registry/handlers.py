@@ -131,10 +131,21 @@ class Registry:
         return await self._command(work)
 
     async def read_person(
-        self, *, person_id: str, officer_id: str, purpose: str
+        self,
+        *,
+        person_id: str | None = None,
+        pseudonym: str | None = None,
+        officer_id: str,
+        purpose: str,
+        caller_department: str | None = None,
     ) -> tuple[domain.Person, list[domain.DrugTest], list[domain.Management]]:
         """Personal data: the read is recorded first, in the same transaction, or not returned at all."""
         async with self.sessions.begin() as session:
+            if pseudonym is not None:
+                found = await storage.find_person_by_pseudonym(session, pseudonym)
+                if found is None:
+                    raise storage.person_not_found_by_pseudonym(pseudonym)
+                person_id = found.person_id
             person = await storage.get_person(session, person_id)
             tests = await storage.tests_of(session, person_id)
             managements = await storage.managements_of(session, person_id)
@@ -144,6 +155,7 @@ class Registry:
                 purpose=purpose,
                 person_id=person_id,
                 fields="citizen_id,full_name,date_of_birth,sex,commune_code,drug_tests,managements",
+                caller_department=caller_department,
             )
         return person, tests, managements
 

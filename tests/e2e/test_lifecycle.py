@@ -196,6 +196,24 @@ async def test_one_person_through_every_department(system: LocalSystem):
             )
         )
         assert placed.term_months == 24  # an adult after compulsory rehab
+
+        # Aftercare knows the person only by pseudonym: whom to visit comes from the registry, on record.
+        visit = (("x-officer-id", "UBND-HK-07"), ("x-purpose", "aftercare home visit"))
+        contact = await aftercare.GetContactDetails(
+            ac.GetContactDetailsRequest(case_id=case.case_id), metadata=visit
+        )
+        assert (contact.full_name, contact.date_of_birth, contact.commune_code) == (
+            "Hoàng Văn Giang",
+            "1990-02-02",
+            HOAN_KIEM,
+        )
+        with sqlite3.connect(system.data_dir / "registry.db") as db:
+            audit = db.execute(
+                "select officer_id, purpose, caller_department from read_audit where person_id = ? "
+                "and caller_department is not null",
+                (person.person_id,),
+            ).fetchall()
+        assert audit == [("UBND-HK-07", "aftercare home visit", "aftercare")]
         await aftercare.RecordSupport(
             ac.RecordSupportRequest(case_id=case.case_id, given_on="2026-06-01", kind="vocational_training")
         )
@@ -286,6 +304,14 @@ async def test_methadone_paths_completion_opens_aftercare_and_termination_is_a_d
             )
         )
         assert placed.term_months == 12
+        # She came to health on her own: the police registry does not know her, and says so.
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await aftercare.GetContactDetails(
+                ac.GetContactDetailsRequest(case_id=case.case_id),
+                metadata=(("x-officer-id", "UBND-BD-01"), ("x-purpose", "aftercare home visit")),
+            )
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+        assert dict(unknown.value.trailing_metadata())["error-code"] == "contact.not_in_registry"
 
         # Enrol → two protocol breaches within six months → terminated: a compulsory-dossier ground.
         violator = await health.EnrolMethadone(

@@ -207,7 +207,13 @@ async def save_management_end(session: AsyncSession, management: Management) -> 
 
 
 async def record_read(
-    session: AsyncSession, *, officer_id: str, purpose: str, person_id: str, fields: str
+    session: AsyncSession,
+    *,
+    officer_id: str,
+    purpose: str,
+    person_id: str,
+    fields: str,
+    caller_department: str | None = None,
 ) -> None:
     await session.execute(
         insert(read_audit).values(
@@ -216,6 +222,7 @@ async def record_read(
             purpose=purpose,
             person_id=person_id,
             fields=fields,
+            caller_department=caller_department,
         )
     )
 
@@ -244,4 +251,12 @@ async def save_person_residence(session: AsyncSession, before: Person, after: Pe
         update(persons)
         .where(persons.c.person_id == after.person_id)
         .values(commune_code=after.commune_code, province_code=after.province_code)
+    )
+
+
+def person_not_found_by_pseudonym(pseudonym: str) -> NotFound:
+    return NotFound(
+        "person.not_found",
+        f"Sổ đăng ký không có người mang bí danh {pseudonym}.",
+        f"The registry has no person with pseudonym {pseudonym}.",
     )

@@ -102,4 +102,6 @@ read_audit = Table(
     Column("purpose", String(200), nullable=False),
     Column("person_id", String(36), nullable=False, index=True),
     Column("fields", String(500), nullable=False),
+    # The department that asked, when another department read the record (declared until mTLS).
+    Column("caller_department", String(40), nullable=True),
 )
