@@ -43,3 +43,41 @@ def run_env() -> None:
     context.configure(connection=connection, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+# Frozen schema steps of the plumbing tables, called from the services' migrations. A later change of the
+# outbox or inbox gets a new ``..._v2`` step here and a new revision in every service; these never change.
+def create_outbox_v1(op) -> None:
+    """The outbox and the relay lease at their v1 shape (``lienthong.outbox.define_tables_v1``)."""
+    import sqlalchemy as sa
+
+    op.create_table(
+        "outbox",
+        sa.Column("position", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("headers", sa.Text, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("stream_sequence", sa.Integer, nullable=True),
+    )
+    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
+    op.create_table(
+        "relay_lease",
+        sa.Column("name", sa.String(50), primary_key=True),
+        sa.Column("holder", sa.String(100), nullable=False),
+        sa.Column("expires_at", sa.Float, nullable=False),
+    )
+
+
+def create_inbox_v1(op) -> None:
+    """The inbox at its v1 shape (``lienthong.inbox.define_table_v1``)."""
+    import sqlalchemy as sa
+
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )

@@ -9,6 +9,8 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
+from lienthong.migrate import create_inbox_v1, create_outbox_v1
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -110,31 +112,8 @@ def upgrade() -> None:
         sa.Column("fields", sa.String(500), nullable=False),
     )
     op.create_index("ix_read_audit_pseudonym", "read_audit", ["pseudonym"])
-    # Plumbing tables at their v1 shape (lienthong.outbox.define_tables_v1, lienthong.inbox.define_table_v1).
-    op.create_table(
-        "outbox",
-        sa.Column("position", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
-        sa.Column("subject", sa.String(200), nullable=False),
-        sa.Column("headers", sa.Text, nullable=False),
-        sa.Column("payload", sa.LargeBinary, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("stream_sequence", sa.Integer, nullable=True),
-    )
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
-    op.create_table(
-        "relay_lease",
-        sa.Column("name", sa.String(50), primary_key=True),
-        sa.Column("holder", sa.String(100), nullable=False),
-        sa.Column("expires_at", sa.Float, nullable=False),
-    )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(100), primary_key=True),
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    create_outbox_v1(op)
+    create_inbox_v1(op)
 
 
 def downgrade() -> None:

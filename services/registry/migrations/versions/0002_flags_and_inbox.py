@@ -8,6 +8,8 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
+from lienthong.migrate import create_inbox_v1
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -22,13 +24,7 @@ def upgrade() -> None:
         sa.Column("since", sa.Date, nullable=False),
         sa.Column("source_event_id", sa.String(36), nullable=False),
     )
-    # Plumbing inbox at its v1 shape (lienthong.inbox.define_table_v1).
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(100), primary_key=True),
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    create_inbox_v1(op)
 
 
 def downgrade() -> None:

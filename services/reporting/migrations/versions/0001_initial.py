@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from lienthong.migrate import create_inbox_v1
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -61,13 +63,7 @@ def upgrade() -> None:
         sa.Column("consumer", sa.String(100), primary_key=True),
         sa.Column("last_event_time", sa.DateTime(timezone=True), nullable=False),
     )
-    # The plumbing's inbox (lienthong.inbox.define_table_v1), written by the batch consumer.
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(100), primary_key=True),
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    create_inbox_v1(op)
 
 
 def downgrade() -> None:
