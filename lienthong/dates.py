@@ -60,3 +60,27 @@ VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")  # no daylight saving time
 def today_in_vietnam() -> date:
     """The legal date of an act is the date in Vietnam, not in UTC (07:00 ahead)."""
     return datetime.now(VIETNAM_TIME).date()
+
+
+def age_on(date_of_birth: date, day: date) -> int:
+    """Age in full years on ``day``."""
+    return day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
+
+
+def not_in_future(day: date, today: date, field: str) -> None:
+    """Acts are recorded after they happen: a date after today (in Vietnam) is a typing error."""
+    if day > today:
+        raise InvalidInput(
+            f"{field}.in_future",
+            f"{field} ({day.isoformat()}) ở tương lai; hôm nay là {today.isoformat()}.",
+            f"{field} ({day.isoformat()}) is in the future; today is {today.isoformat()}.",
+        )
+
+
+def not_before(day: date, start: date, field: str, start_name_vi: str, start_name_en: str) -> None:
+    if day < start:
+        raise InvalidInput(
+            f"{field}.too_early",
+            f"{field} ({day.isoformat()}) trước {start_name_vi} ({start.isoformat()}).",
+            f"{field} ({day.isoformat()}) is before {start_name_en} ({start.isoformat()}).",
+        )

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 
 from lienthong.cccd import Sex
-from lienthong.dates import VIETNAM_TIME, add_years
+from lienthong.dates import VIETNAM_TIME, add_years, age_on, not_in_future
 from lienthong.errors import InvalidInput, PreconditionFailed
 
 MANAGEMENT_TERM_YEARS = 1  # Art. 23: management lasts one year from the decision
@@ -51,10 +51,6 @@ class AgeBand(Enum):
     FROM_16_TO_18 = "16_to_18"
     FROM_18_TO_30 = "18_to_30"
     FROM_30 = "30_and_over"
-
-
-def age_on(date_of_birth: date, day: date) -> int:
-    return day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
 
 
 def age_band(date_of_birth: date, day: date) -> AgeBand:
@@ -138,17 +134,8 @@ class ManagementEnded:
     management: Management
 
 
-def _not_in_future(day: date, today: date, field: str) -> None:
-    if day > today:
-        raise InvalidInput(
-            f"{field}.in_future",
-            f"{field} ({day.isoformat()}) ở tương lai; hôm nay là {today.isoformat()}.",
-            f"{field} ({day.isoformat()}) is in the future; today is {today.isoformat()}.",
-        )
-
-
 def register(person: Person, *, today: date) -> tuple[Person, PersonRegistered]:
-    _not_in_future(person.date_of_birth, today, "date_of_birth")
+    not_in_future(person.date_of_birth, today, "date_of_birth")
     registered = replace(person, registered_on=today, version=1)
     return registered, PersonRegistered(registered)
 
@@ -163,7 +150,7 @@ def record_positive_test(
     place: str,
     today: date,
 ) -> tuple[Person, DrugTest, PositiveTestRecorded]:
-    _not_in_future(tested_on, today, "tested_on")
+    not_in_future(tested_on, today, "tested_on")
     if tested_on < person.date_of_birth:
         raise InvalidInput(
             "tested_on.before_birth",
@@ -193,7 +180,7 @@ def issue_management_decision(
     decided_on: date,
     today: date,
 ) -> tuple[Person, Management, ManagementDecided]:
-    _not_in_future(decided_on, today, "decided_on")
+    not_in_future(decided_on, today, "decided_on")
     if not any(t.tested_on <= decided_on for t in tests):
         raise PreconditionFailed(
             "management.no_positive_test",
@@ -228,7 +215,7 @@ def issue_management_decision(
 def end_management(
     person: Person, management: Management, *, ended_on: date, reason: str, today: date
 ) -> tuple[Person, Management, ManagementEnded]:
-    _not_in_future(ended_on, today, "ended_on")
+    not_in_future(ended_on, today, "ended_on")
     try:
         end_reason = EndReason(reason)
     except ValueError:
@@ -317,7 +304,7 @@ def record_move(
     """Move the person's residence. Lateness is judged only under the rule in force on the move date. The
     hour of the move is not recorded, so the 24 hours run from the end of the moving day: an alert is
     never raised for a report the law may still allow."""
-    _not_in_future(moved_on, today, "moved_on")
+    not_in_future(moved_on, today, "moved_on")
     if commune_code == person.commune_code:
         raise PreconditionFailed(
             "move.same_commune",

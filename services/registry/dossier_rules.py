@@ -10,8 +10,8 @@ from datetime import date
 from enum import Enum
 
 from lienthong.dated import Dated
+from lienthong.dates import age_on, not_in_future
 from lienthong.errors import InvalidInput, PreconditionFailed
-from services.registry.domain import age_on
 
 LAW_IN_FORCE = Dated({"2022-01-01": "law_73_2021", "2026-07-01": "law_120_2025"})
 
@@ -65,13 +65,6 @@ class Dossier:
         return self.status in {Status.OPENED, Status.SUBMITTED}
 
 
-def _future(day: date, today: date, field: str) -> None:
-    if day > today:
-        raise InvalidInput(
-            f"{field}.in_future", f"{field} ({day}) ở tương lai.", f"{field} ({day}) is in the future."
-        )
-
-
 def open_dossier(
     *,
     dossier_id: str,
@@ -82,7 +75,7 @@ def open_dossier(
     existing: list[Dossier],
     today: date,
 ) -> Dossier:
-    _future(opened_on, today, "opened_on")
+    not_in_future(opened_on, today, "opened_on")
     try:
         chosen = Ground(ground)
     except ValueError:
@@ -116,7 +109,7 @@ def open_dossier(
 
 
 def submit(dossier: Dossier, *, submitted_on: date, today: date) -> Dossier:
-    _future(submitted_on, today, "submitted_on")
+    not_in_future(submitted_on, today, "submitted_on")
     if dossier.status is not Status.OPENED:
         raise PreconditionFailed(
             "dossier.not_opened",
@@ -135,7 +128,7 @@ def submit(dossier: Dossier, *, submitted_on: date, today: date) -> Dossier:
 def decide(
     dossier: Dossier, *, decided_on: date, granted: bool, term_months: int, facility_code: str, today: date
 ) -> Dossier:
-    _future(decided_on, today, "decided_on")
+    not_in_future(decided_on, today, "decided_on")
     if dossier.status is not Status.SUBMITTED:
         raise PreconditionFailed(
             "dossier.not_submitted",

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import Enum
 
-from lienthong.dates import add_months
+from lienthong.dates import add_months, not_before, not_in_future
 from lienthong.errors import PreconditionFailed
-from services.aftercare.domain.common import Person, is_adult, not_before, not_in_future, parse_code
+from services.aftercare.domain.common import Person, is_adult, parse_code
 
 REHAB, METHADONE = "rehab", "methadone"
 REHAB_KINDS = ("compulsory", "voluntary_facility", "voluntary_family", "voluntary_community")

@@ -15,7 +15,6 @@ LAW_VERSIONS: dict[str, str] = {"2022-01-01": "law_73_2021", "2026-07-01": "law_
 OPERATORS: dict[str, str] = {"2022-01-01": "labour", "2025-03-01": "police"}
 
 UNKNOWN = "unknown"
-AGE_BANDS = ("under_14", "14_to_16", "16_to_18", "18_to_30", "30_and_over")
 MINOR_BANDS = frozenset({"under_14", "14_to_16", "16_to_18"})
 
 
@@ -51,24 +50,6 @@ class Person:
 
     def touched(self) -> Person:
         return replace(self, version=self.version + 1)
-
-
-def not_in_future(day: date, today: date, field: str) -> None:
-    if day > today:
-        raise InvalidInput(
-            f"{field}.in_future",
-            f"{field} ({day.isoformat()}) ở tương lai; hôm nay là {today.isoformat()}.",
-            f"{field} ({day.isoformat()}) is in the future; today is {today.isoformat()}.",
-        )
-
-
-def not_before(day: date, start: date, field: str, start_name_vi: str, start_name_en: str) -> None:
-    if day < start:
-        raise InvalidInput(
-            f"{field}.too_early",
-            f"{field} ({day.isoformat()}) trước {start_name_vi} ({start.isoformat()}).",
-            f"{field} ({day.isoformat()}) is before {start_name_en} ({start.isoformat()}).",
-        )
 
 
 def parse_code(value: str, codes: tuple[str, ...], field: str, what_vi: str, what_en: str) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from lienthong.dates import not_before, not_in_future
 from lienthong.errors import PreconditionFailed
-from services.aftercare.domain.common import not_before, not_in_future
 
 STATUSES = ("started", "maintained", "stopped")
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import Enum
 
+from lienthong.dates import not_before, not_in_future
 from lienthong.errors import InvalidInput, PreconditionFailed
-from services.health.domain.people import Person, not_before, not_in_future
+from services.health.domain.people import Person
 
 
 class Criterion(Enum):

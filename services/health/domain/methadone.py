@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import Enum
 
-from lienthong.dates import add_months
+from lienthong.dates import add_months, not_before, not_in_future
 from lienthong.errors import InvalidInput, PreconditionFailed
-from services.health.domain.people import Person, not_before, not_in_future
+from services.health.domain.people import Person
 
 
 class Phase(Enum):

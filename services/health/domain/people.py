@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
+from lienthong.agebands import age_band
 from lienthong.dated import Dated
+from lienthong.dates import not_before
 from lienthong.errors import InvalidInput
 
 # Which drug law a health record is judged by, from the date of the act (domain.md §1).
 LAW_VERSIONS: dict[str, str] = {"2022-01-01": "law_73_2021", "2026-07-01": "law_120_2025"}
 
 UNKNOWN = "unknown"
-AGE_BANDS = ("under_14", "14_to_16", "16_to_18", "18_to_30", "30_and_over")
 
 
 def law_version(laws: Dated[str], day: date, field: str) -> str:
@@ -25,19 +26,6 @@ def law_version(laws: Dated[str], day: date, field: str) -> str:
             f"{field} ({day.isoformat()}) trước ngày luật áp dụng cho hồ sơ y tế có hiệu lực ({first}).",
             f"{field} ({day.isoformat()}) is before the first law health records are judged by ({first}).",
         ) from None
-
-
-def age_on(date_of_birth: date, day: date) -> int:
-    return day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
-
-
-def age_band(date_of_birth: date, day: date) -> str:
-    """Decision 127/2009 as amended by 13/2019, at the date of the act."""
-    age = age_on(date_of_birth, day)
-    for limit, band in ((14, "under_14"), (16, "14_to_16"), (18, "16_to_18"), (30, "18_to_30")):
-        if age < limit:
-            return band
-    return "30_and_over"
 
 
 @dataclass(frozen=True)
@@ -68,24 +56,6 @@ class Person:
 
     def touched(self) -> Person:
         return replace(self, version=self.version + 1)
-
-
-def not_in_future(day: date, today: date, field: str) -> None:
-    if day > today:
-        raise InvalidInput(
-            f"{field}.in_future",
-            f"{field} ({day.isoformat()}) ở tương lai; hôm nay là {today.isoformat()}.",
-            f"{field} ({day.isoformat()}) is in the future; today is {today.isoformat()}.",
-        )
-
-
-def not_before(day: date, start: date, field: str, start_name_vi: str, start_name_en: str) -> None:
-    if day < start:
-        raise InvalidInput(
-            f"{field}.too_early",
-            f"{field} ({day.isoformat()}) trước {start_name_vi} ({start.isoformat()}).",
-            f"{field} ({day.isoformat()}) is before {start_name_en} ({start.isoformat()}).",
-        )
 
 
 def not_before_birth(person: Person, day: date, field: str) -> None:

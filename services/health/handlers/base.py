@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lienthong.cccd import Sex, validate_citizen_id
 from lienthong.dated import Dated
-from lienthong.dates import today_in_vietnam
+from lienthong.dates import not_in_future, today_in_vietnam
 from lienthong.ids import uuid7
 from lienthong.outbox import add_to_outbox
 from lienthong.pseudonym import Pseudonymiser
@@ -21,7 +21,7 @@ from lienthong.text import clean_text
 from lienthong.units import commune
 from services.health import storage
 from services.health.domain import methadone as mmt
-from services.health.domain.people import Identity, Person, not_in_future
+from services.health.domain.people import Identity, Person
 from services.health.event_mapping import DomainEvent, to_envelope
 
 T = TypeVar("T")

@@ -10,10 +10,11 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lienthong.dates import not_in_future
 from lienthong.ids import uuid7
 from services.health import storage
 from services.health.domain import methadone as mmt
-from services.health.domain.people import Person, law_version, not_before_birth, not_in_future
+from services.health.domain.people import Person, law_version, not_before_birth
 from services.health.handlers.base import Commands, PersonDetails
 from services.health.storage import methadone as episodes_db
 

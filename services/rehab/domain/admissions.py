@@ -10,10 +10,10 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import Enum
 
-from lienthong.dates import add_months
+from lienthong.dates import add_months, age_on, not_before, not_in_future
 from lienthong.errors import InvalidInput, PreconditionFailed
 from services.rehab.domain.facilities import Facility, check_admits
-from services.rehab.domain.people import Person, age_on, not_before, not_in_future
+from services.rehab.domain.people import Person
 from services.rehab.domain.terms import (
     DischargeReason,
     Kind,

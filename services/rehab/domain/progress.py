@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from lienthong.dates import not_before, not_in_future
 from lienthong.errors import InvalidInput
 from services.rehab.domain.admissions import (
     Admission,
@@ -17,7 +18,7 @@ from services.rehab.domain.admissions import (
     refuse,
 )
 from services.rehab.domain.facilities import Facility, check_admits
-from services.rehab.domain.people import Person, not_before, not_in_future
+from services.rehab.domain.people import Person
 from services.rehab.domain.terms import STAGES, DischargeReason, Rules, Stage, stages_required
 
 

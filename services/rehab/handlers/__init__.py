@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lienthong.dates import age_on
 from lienthong.ids import uuid7
 from lienthong.outbox import add_to_outbox
 from lienthong.text import clean_text
@@ -17,7 +18,7 @@ from lienthong.units import commune
 from services.rehab import storage
 from services.rehab.domain import admissions as adm
 from services.rehab.domain.facilities import Facility, check_facility, parse_type
-from services.rehab.domain.people import MINOR_BANDS, Person, age_on, in_force
+from services.rehab.domain.people import MINOR_BANDS, Person, in_force
 from services.rehab.domain.terms import parse_kind
 from services.rehab.event_mapping import to_envelope
 from services.rehab.handlers.base import PersonDetails

@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lienthong.cccd import Sex, validate_citizen_id
 from lienthong.dated import Dated
-from lienthong.dates import today_in_vietnam
+from lienthong.dates import not_in_future, today_in_vietnam
 from lienthong.ids import uuid7
 from lienthong.outbox import add_to_outbox
 from lienthong.pseudonym import Pseudonymiser
 from lienthong.text import clean_text
 from lienthong.units import commune
 from services.rehab import storage
-from services.rehab.domain.people import Identity, Person, not_in_future
+from services.rehab.domain.people import Identity, Person
 from services.rehab.domain.terms import Rules
 from services.rehab.event_mapping import DomainEvent, to_envelope
 
