@@ -10,8 +10,13 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 
 from lienthong.cccd import Sex
+from lienthong.dated import Dated
 from lienthong.dates import VIETNAM_TIME, add_years, age_on, not_in_future
 from lienthong.errors import InvalidInput, PreconditionFailed
+
+# The rules an act is judged by, from the date of the act (domain.md §1); acts before 2022 predate this
+# system's legal basis and are refused rather than judged by the wrong law.
+LAW_IN_FORCE = Dated({"2022-01-01": "law_73_2021", "2026-07-01": "law_120_2025"})
 
 MANAGEMENT_TERM_YEARS = 1  # Art. 23: management lasts one year from the decision
 
@@ -99,6 +104,7 @@ class Management:
     expires_on: date
     commune_code: str
     province_code: str
+    law_version: str = "law_73_2021"
     ended_on: date | None = None
     end_reason: EndReason | None = None
 
@@ -132,6 +138,18 @@ class ManagementDecided:
 class ManagementEnded:
     person: Person
     management: Management
+
+
+def law_in_force(day: date, field: str) -> str:
+    try:
+        return LAW_IN_FORCE.at(day)
+    except ValueError:
+        first = LAW_IN_FORCE.changes()[0][0].isoformat()
+        raise InvalidInput(
+            f"{field}.before_law",
+            f"{field} ({day.isoformat()}) trước ngày Luật 73/2021 có hiệu lực ({first}); hệ thống không xét hành vi trước đó.",
+            f"{field} ({day.isoformat()}) is before Law 73/2021 took effect ({first}); earlier acts are not judged here.",
+        ) from None
 
 
 def register(person: Person, *, today: date) -> tuple[Person, PersonRegistered]:
@@ -205,6 +223,7 @@ def issue_management_decision(
         decision_number=decision_number,
         decided_on=decided_on,
         expires_on=expires_on,
+        law_version=law_in_force(decided_on, "decided_on"),
         commune_code=person.commune_code,
         province_code=person.province_code,
     )

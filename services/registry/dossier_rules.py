@@ -9,11 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import Enum
 
-from lienthong.dated import Dated
 from lienthong.dates import age_on, not_in_future
 from lienthong.errors import InvalidInput, PreconditionFailed
-
-LAW_IN_FORCE = Dated({"2022-01-01": "law_73_2021", "2026-07-01": "law_120_2025"})
+from services.registry.domain import law_in_force
 
 
 class Ground(Enum):
@@ -105,7 +103,7 @@ def open_dossier(
             "Người này đã có hồ sơ đề nghị đang xử lý.",
             "This person already has a dossier in progress.",
         )
-    return Dossier(dossier_id, person_id, chosen, opened_on, LAW_IN_FORCE.at(opened_on), minor)
+    return Dossier(dossier_id, person_id, chosen, opened_on, law_in_force(opened_on, "opened_on"), minor)
 
 
 def submit(dossier: Dossier, *, submitted_on: date, today: date) -> Dossier:
@@ -143,7 +141,7 @@ def decide(
         )
     if not granted:
         return replace(dossier, status=Status.REJECTED, decided_on=decided_on)
-    law = LAW_IN_FORCE.at(decided_on)
+    law = law_in_force(decided_on, "decided_on")
     low, high = TERM_MONTHS[(law, "minor" if dossier.minor else "adult")]
     if not low <= term_months <= high:
         who = ("người chưa thành niên", "a minor") if dossier.minor else ("người thành niên", "an adult")

@@ -90,6 +90,7 @@ def _subject_and_payload(event: DomainEvent) -> tuple[str, bytes]:
                 management_id=m.management_id,
                 decided_on=m.decided_on.isoformat(),
                 expires_on=m.expires_on.isoformat(),
+                law_version=m.law_version,
             ).SerializeToString()
         case ManagementEnded(person=p, management=m):
             ref = _ref(p, m.ended_on, m.commune_code, m.province_code)

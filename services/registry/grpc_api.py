@@ -99,6 +99,7 @@ def _management(m) -> registry_pb2.Management:
         expires_on=m.expires_on.isoformat(),
         ended_on=_iso(m.ended_on),
         end_reason=m.end_reason.value if m.end_reason else "",
+        law_version=m.law_version,
     )
 
 
@@ -150,7 +151,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             decided_on=parse_date(request.decided_on, field="decided_on"),
         )
         return registry_pb2.IssueManagementDecisionResponse(
-            management_id=management.management_id, expires_on=management.expires_on.isoformat()
+            management_id=management.management_id,
+            expires_on=management.expires_on.isoformat(),
+            law_version=management.law_version,
         )
 
     async def EndManagement(self, request, context):

@@ -208,7 +208,7 @@ class Registry:
                 province_code=unit.province_code,
                 moved_on=moved_on,
                 reported_at=reported,
-                law_version=dossier_rules.LAW_IN_FORCE.at(moved_on),
+                law_version=domain.law_in_force(moved_on, "moved_on"),
                 today=self.clock(),
             )
             await storage.save_person_residence(session, person, moved)

@@ -114,6 +114,7 @@ async def test_commands_publish_one_event_each_with_only_pseudonymous_data(regis
     assert decided.person.commune_code == HOAN_KIEM and decided.person.province_code == "01"
     assert decided.person.age_band == common_pb2.AGE_BAND_18_TO_30
     assert decided.expires_on == "2026-01-15"
+    assert decided.law_version == "law_73_2021"
 
 
 async def _is(awaitable, expected):

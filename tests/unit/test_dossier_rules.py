@@ -117,3 +117,9 @@ def test_order_of_acts_and_one_open_dossier():
             facility_code=" ",
             today=TODAY,
         )
+
+
+def test_a_dossier_before_law_73_is_refused_not_a_crash():
+    with pytest.raises(InvalidInput) as refused:
+        opened(on=date(2021, 12, 31))
+    assert refused.value.code == "opened_on.before_law"

@@ -247,3 +247,20 @@ def test_move_to_the_same_commune_is_refused():
     with pytest.raises(PreconditionFailed) as refused:
         _move(date(2026, 7, 10), datetime(2026, 7, 10, tzinfo=UTC), current="00004")
     assert refused.value.code == "move.same_commune"
+
+
+def test_decision_records_the_law_in_force_and_refuses_acts_before_law_73():
+    assert decide()[1].law_version == "law_73_2021"
+    amended = domain.issue_management_decision(
+        person(),
+        [positive_test(date(2026, 7, 1))],
+        [],
+        management_id="m9",
+        decision_number="9/QĐ",
+        decided_on=date(2026, 7, 1),
+        today=date(2026, 7, 2),
+    )
+    assert amended[1].law_version == "law_120_2025"
+    with pytest.raises(InvalidInput) as refused:
+        decide(tests=[positive_test(date(2021, 5, 1))], decided_on=date(2021, 12, 31))
+    assert refused.value.code == "decided_on.before_law"

@@ -70,6 +70,7 @@ def _management(row) -> Management:
         expires_on=row.expires_on,
         commune_code=row.commune_code,
         province_code=row.province_code,
+        law_version=row.law_version,
         ended_on=row.ended_on,
         end_reason=EndReason(row.end_reason) if row.end_reason else None,
     )
@@ -194,6 +195,7 @@ async def add_management(session: AsyncSession, management: Management) -> None:
             expires_on=management.expires_on,
             commune_code=management.commune_code,
             province_code=management.province_code,
+            law_version=management.law_version,
         )
     )
 

@@ -48,6 +48,7 @@ managements = Table(
     Column("end_reason", String(40), nullable=True),
     Column("commune_code", String(5), nullable=False),
     Column("province_code", String(2), nullable=False),
+    Column("law_version", String(20), nullable=False, server_default="law_73_2021"),
 )
 
 flags = Table(
