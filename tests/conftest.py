@@ -114,3 +114,36 @@ class RunningService:
     @property
     def metrics_url(self) -> str:
         return self.ready["metrics"]
+
+
+class ServiceProbe:
+    """A running service's stub plus what tests read back: its outbox, its stream, its tables."""
+
+    def __init__(self, stub, service: RunningService, js) -> None:
+        self.stub, self.service, self.js = stub, service, js
+
+    async def outbox_count(self) -> int:
+        from sqlalchemy import func, select
+
+        from lienthong.outbox import OUTBOX
+
+        async with self.service.plan.infra.sessions() as session:
+            return await session.scalar(select(func.count()).select_from(OUTBOX))
+
+    async def stream_messages(self, stream: str, expected: int) -> list:
+        """Wait until ``stream`` holds exactly ``expected`` messages, then return them in order."""
+
+        async def count():
+            try:
+                return (await self.js.stream_info(stream)).state.messages == expected
+            except Exception:
+                return False
+
+        await eventually(count, message=f"{expected} events in {stream}")
+        return [await self.js.get_msg(stream, seq) for seq in range(1, expected + 1)]
+
+    async def table(self, table):
+        from sqlalchemy import select
+
+        async with self.service.plan.infra.sessions() as session:
+            return (await session.execute(select(table))).all()

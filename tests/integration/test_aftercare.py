@@ -8,12 +8,10 @@ import grpc
 import nats
 import nats.js.errors
 import pytest
-from sqlalchemy import func, select
 
 from lienthong import bus
 from lienthong.envelope import Envelope
 from lienthong.natsserver import NatsServer
-from lienthong.outbox import OUTBOX
 from lienthong_contracts.aftercare.v1 import aftercare_pb2, aftercare_pb2_grpc, events_pb2
 from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.health.v1 import events_pb2 as health_events
@@ -21,7 +19,7 @@ from lienthong_contracts.rehab.v1 import events_pb2 as rehab_events
 from services.aftercare import storage
 from services.aftercare.main import build_plan
 from services.aftercare.settings import AftercareSettings
-from tests.conftest import RunningService, eventually
+from tests.conftest import RunningService, ServiceProbe, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -34,27 +32,9 @@ REHAB = bus.StreamSpec("REHAB", ["rehab.>"])
 HEALTH = bus.StreamSpec("HEALTH", ["health.>"])
 
 
-class Running:
-    def __init__(self, stub, service: RunningService, js) -> None:
-        self.stub, self.service, self.js = stub, service, js
-
-    async def outbox_count(self) -> int:
-        async with self.service.plan.infra.sessions() as session:
-            return await session.scalar(select(func.count()).select_from(OUTBOX))
-
+class Running(ServiceProbe):
     async def messages(self, expected: int, stream: str = "AFTERCARE") -> list:
-        async def count():
-            try:
-                return (await self.js.stream_info(stream)).state.messages == expected
-            except Exception:
-                return False
-
-        await eventually(count, message=f"{expected} events in {stream}")
-        return [await self.js.get_msg(stream, seq) for seq in range(1, expected + 1)]
-
-    async def table(self, table):
-        async with self.service.plan.infra.sessions() as session:
-            return (await session.execute(select(table))).all()
+        return await self.stream_messages(stream, expected)
 
     async def consumed(self, stream: str, durable: str, delivered: int) -> None:
         async def check():

@@ -7,19 +7,17 @@ import grpc
 import nats
 import nats.js.errors
 import pytest
-from sqlalchemy import func, select
 
 from lienthong import bus
 from lienthong.envelope import Envelope
 from lienthong.natsserver import NatsServer
-from lienthong.outbox import OUTBOX
 from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.health.v1 import events_pb2, health_pb2, health_pb2_grpc
 from lienthong_contracts.registry.v1 import events_pb2 as registry_events
 from services.health import storage
 from services.health.main import build_plan
 from services.health.settings import HealthSettings
-from tests.conftest import RunningService, eventually
+from tests.conftest import RunningService, ServiceProbe, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -30,27 +28,9 @@ REGISTRY = bus.StreamSpec("REGISTRY", ["registry.>"])
 TESTED = "registry.drug_test.positive_recorded.v1"
 
 
-class Running:
-    def __init__(self, stub, service: RunningService, js) -> None:
-        self.stub, self.service, self.js = stub, service, js
-
-    async def outbox_count(self) -> int:
-        async with self.service.plan.infra.sessions() as session:
-            return await session.scalar(select(func.count()).select_from(OUTBOX))
-
+class Running(ServiceProbe):
     async def health_messages(self, expected: int) -> list:
-        async def count():
-            try:
-                return (await self.js.stream_info("HEALTH")).state.messages == expected
-            except Exception:
-                return False
-
-        await eventually(count, message=f"{expected} events in HEALTH")
-        return [await self.js.get_msg("HEALTH", seq) for seq in range(1, expected + 1)]
-
-    async def table(self, table):
-        async with self.service.plan.infra.sessions() as session:
-            return (await session.execute(select(table))).all()
+        return await self.stream_messages("HEALTH", expected)
 
 
 @pytest.fixture
