@@ -1,44 +1,27 @@
-"""Registry events into reporting's read model.
+"""Every department's events into reporting's read model.
 
-``decode`` is pure: it maps an envelope to a checked fact or raises ``BadEvent`` with the reason, and the
-batch consumer dead-letters it. ``apply`` writes one batch of new events in the consumer's transaction.
+``decode`` is pure: it maps an envelope to a step of a person's path (``steps``), plus the fact the
+management report needs for registry events, or raises ``BadEvent`` with the reason, and the batch
+consumer dead-letters it. ``applier`` writes one batch of new events in the consumer's transaction.
 Nothing but the event is trusted: the unit is the commune the event carries, never a later address.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from google.protobuf.message import DecodeError, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lienthong import units
 from lienthong.consumer import Delivered, InvariantBroken
-from lienthong.dates import parse_date
 from lienthong.envelope import BadEvent, Envelope
-from lienthong.errors import InvalidInput
-from lienthong_contracts.events.v1 import common_pb2
-from lienthong_contracts.registry.v1 import events_pb2
 from services.reporting import storage
+from services.reporting.steps import Step, date_field, parse
 
-CONSUMER_NAME = "reporting"
-
-_PSEUDONYM = re.compile(r"[0-9]{1,6}:[0-9a-f]{32}", re.ASCII)
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,49}", re.ASCII)
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
-_SEX = {common_pb2.SEX_UNSPECIFIED: "unknown", common_pb2.SEX_MALE: "male", common_pb2.SEX_FEMALE: "female"}
-_AGE_BAND = {
-    common_pb2.AGE_BAND_UNSPECIFIED: "unknown",
-    common_pb2.AGE_BAND_UNDER_14: "under_14",
-    common_pb2.AGE_BAND_14_TO_16: "14_to_16",
-    common_pb2.AGE_BAND_16_TO_18: "16_to_18",
-    common_pb2.AGE_BAND_18_TO_30: "18_to_30",
-    common_pb2.AGE_BAND_30_AND_OVER: "30_and_over",
-}
 
 
 @dataclass(frozen=True)
@@ -84,121 +67,77 @@ class Ended:
 Fact = Registered | TestedPositive | Decided | Ended
 
 
-def _date(value: str, field: str) -> date:
-    try:
-        return parse_date(value, field=field)
-    except InvalidInput as exc:
-        raise BadEvent(exc.en) from None
+@dataclass(frozen=True)
+class Decoded:
+    step: Step
+    fact: Fact | None  # what the management report counts; None for the other acts
 
 
-def _match(pattern: re.Pattern, value: str, field: str) -> str:
-    if not pattern.fullmatch(value):
-        raise BadEvent(f"{field} {value!r} is missing or malformed")
+def _person(step: Step) -> PersonFacts:
+    return PersonFacts(step.pseudonym, step.sex, step.age_band, step.commune_code, step.province_code)
+
+
+def _code(step: Step, name: str) -> str:
+    value = dict(step.codes)[name]
+    if not _CODE.fullmatch(value):
+        raise BadEvent(f"{name} {value!r} is missing or malformed")
     return value
 
 
-def _person(envelope: Envelope, message: Any) -> PersonFacts:
-    if not message.HasField("person"):
-        raise BadEvent("person is missing")
-    ref = message.person
-    pseudonym = _match(_PSEUDONYM, ref.pseudonym, "person.pseudonym")
-    if pseudonym != envelope.person:
-        raise BadEvent("person.pseudonym does not match the ce-subject header")
-    if ref.sex not in _SEX:
-        raise BadEvent(f"person.sex {ref.sex} is not a known value")
-    if ref.age_band not in _AGE_BAND:
-        raise BadEvent(f"person.age_band {ref.age_band} is not a known value")
-    try:
-        commune = units.commune(ref.commune_code, field="person.commune_code")
-    except InvalidInput as exc:
-        raise BadEvent(f"person.commune_code: {exc.en}") from None
-    if ref.province_code != commune.province_code:
-        raise BadEvent(
-            f"person.province_code {ref.province_code!r} is not the province of commune "
-            f"{commune.code} ({commune.province_code})"
-        )
-    return PersonFacts(pseudonym, _SEX[ref.sex], _AGE_BAND[ref.age_band], commune.code, commune.province_code)
+def _registered(step: Step, _m: Any) -> Registered:
+    return Registered(_person(step), step.occurred_on)
 
 
-def _registered(envelope: Envelope, m: events_pb2.PersonRegistered) -> Registered:
-    return Registered(_person(envelope, m), _date(m.registered_on, "registered_on"))
-
-
-def _tested(envelope: Envelope, m: events_pb2.PositiveDrugTestRecorded) -> TestedPositive:
+def _tested(step: Step, m: Any) -> TestedPositive:
     return TestedPositive(
-        person=_person(envelope, m),
-        test_id=_match(_ID, m.test_id, "test_id"),
-        tested_on=_date(m.tested_on, "tested_on"),
-        substance=_match(_CODE, m.substance, "substance"),
-        during_management=m.during_management,
+        _person(step), step.record_id, step.occurred_on, _code(step, "substance"), m.during_management
     )
 
 
-def _decided(envelope: Envelope, m: events_pb2.ManagementDecided) -> Decided:
-    fact = Decided(
-        person=_person(envelope, m),
-        management_id=_match(_ID, m.management_id, "management_id"),
-        decided_on=_date(m.decided_on, "decided_on"),
-        expires_on=_date(m.expires_on, "expires_on"),
-    )
+def _decided(step: Step, m: Any) -> Decided:
+    fact = Decided(_person(step), step.record_id, step.occurred_on, date_field(m, "expires_on"))
     if fact.expires_on <= fact.decided_on:
         raise BadEvent(f"expires_on {fact.expires_on} is not after decided_on {fact.decided_on}")
     return fact
 
 
-def _ended(envelope: Envelope, m: events_pb2.ManagementEnded) -> Ended:
-    return Ended(
-        person=_person(envelope, m),
-        management_id=_match(_ID, m.management_id, "management_id"),
-        ended_on=_date(m.ended_on, "ended_on"),
-        reason=_match(_CODE, m.reason, "reason"),
-    )
+def _ended(step: Step, _m: Any) -> Ended:
+    return Ended(_person(step), step.record_id, step.occurred_on, _code(step, "reason"))
 
 
-_DECODERS: dict[str, tuple[type[Message], Callable[[Envelope, Any], Fact]]] = {
-    "registry.person.registered.v1": (events_pb2.PersonRegistered, _registered),
-    "registry.drug_test.positive_recorded.v1": (events_pb2.PositiveDrugTestRecorded, _tested),
-    "registry.management.decided.v1": (events_pb2.ManagementDecided, _decided),
-    "registry.management.ended.v1": (events_pb2.ManagementEnded, _ended),
+_FACTS: dict[str, Callable[[Step, Any], Fact]] = {
+    "registry.person.registered.v1": _registered,
+    "registry.drug_test.positive_recorded.v1": _tested,
+    "registry.management.decided.v1": _decided,
+    "registry.management.ended.v1": _ended,
 }
 
 
-# Registry events reporting knows but does not aggregate yet (moves, compulsory dossiers): acknowledged and
-# skipped. The stream keeps them, so a rebuild (replaying the stream) picks them up once they are counted.
-KNOWN_NOT_AGGREGATED = frozenset(
-    {
-        "registry.person.moved.v1",
-        "registry.compulsory_dossier.opened.v1",
-        "registry.compulsory_dossier.submitted.v1",
-        "registry.compulsory_dossier.decided.v1",
-    }
-)
+def decode(envelope: Envelope) -> Decoded:
+    step, message = parse(envelope)
+    build = _FACTS.get(envelope.subject)
+    return Decoded(step, build(step, message) if build else None)
 
 
-def decode(envelope: Envelope) -> Fact | None:
-    if envelope.subject in KNOWN_NOT_AGGREGATED:
-        return None
-    entry = _DECODERS.get(envelope.subject)
-    if entry is None:
-        raise BadEvent(f"unknown subject {envelope.subject}: reporting has no decoder for it")
-    message_type, build = entry
-    message = message_type()
-    try:
-        message.ParseFromString(envelope.payload)
-    except DecodeError as exc:
-        raise BadEvent(f"payload is not a {message_type.DESCRIPTOR.full_name}: {exc}") from None
-    return build(envelope, message)
+def applier(consumer: str) -> Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]:
+    async def apply_batch(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+        await apply(session, batch, consumer=consumer)
+
+    return apply_batch
 
 
-async def apply(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+async def apply(session: AsyncSession, batch: Sequence[Delivered], *, consumer: str) -> None:
     """Write one batch of new events: one statement per table, whatever the batch size."""
     batch = [d for d in batch if d.event is not None]
+    if not batch:
+        return
+    await storage.add_steps(session, [d.event.step for d in batch])
     people: list[dict] = []
     tests: list[dict] = []
     spells: dict[str, dict] = {}
     await _check_spell_owners(session, batch)
     for delivered in batch:
-        fact, version = delivered.event, delivered.envelope.aggregate_version
+        fact, version = delivered.event.fact, delivered.envelope.aggregate_version
         match fact:
             case Registered(person=p):
                 people.append(
@@ -231,7 +170,7 @@ async def apply(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     await storage.add_people(session, people)
     await storage.add_positive_tests(session, tests)
     await storage.upsert_spells(session, list(spells.values()))
-    await storage.record_ingest(session, CONSUMER_NAME, max(d.envelope.time for d in batch))
+    await storage.record_ingest(session, consumer, max(d.envelope.time for d in batch))
 
 
 def _decided_part(fact: Decided) -> dict:
@@ -259,10 +198,10 @@ def _merge(
 
 async def _check_spell_owners(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """A management decision belongs to one person; an event naming another one is dead-lettered."""
-    about_spells = [d for d in batch if isinstance(d.event, Decided | Ended)]
-    owners = await storage.spell_owners(session, sorted({d.event.management_id for d in about_spells}))
+    about_spells = [d for d in batch if isinstance(d.event.fact, Decided | Ended)]
+    owners = await storage.spell_owners(session, sorted({d.event.fact.management_id for d in about_spells}))
     for delivered in about_spells:
-        fact = delivered.event
+        fact = delivered.event.fact
         owner = owners.setdefault(fact.management_id, fact.person.pseudonym)
         if owner != fact.person.pseudonym:
             raise InvariantBroken(

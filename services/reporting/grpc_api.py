@@ -6,7 +6,8 @@ the message in the caller's language.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,12 +18,16 @@ from lienthong.errors import InvalidInput
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from services.reporting import handlers
 from services.reporting.domain import ManagementReport, Period, ReportRow
+from services.reporting.sources import Source
+from services.reporting.steps import PSEUDONYM, Step
 
 SERVICE_NAME = reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name
 MAX_COMMUNES = 5000
 
 
-def report_query(request: reporting_pb2.ManagementReportRequest) -> handlers.ReportQuery:
+def report_query(
+    request: reporting_pb2.ManagementReportRequest | reporting_pb2.ActivityCountsRequest,
+) -> handlers.ReportQuery:
     period = Period(
         parse_date(request.period_start, field="period_start"),
         parse_date(request.period_end, field="period_end"),
@@ -73,17 +78,71 @@ def to_proto(report: ManagementReport) -> reporting_pb2.ManagementReport:
     )
 
 
+def _moment(value: datetime | None) -> str:
+    return value.isoformat(timespec="microseconds").replace("+00:00", "Z") if value else ""
+
+
+def ingest_status_proto(status: handlers.IngestStatus) -> reporting_pb2.IngestStatus:
+    return reporting_pb2.IngestStatus(
+        events_applied=status.events_applied,
+        events_dead_lettered=status.events_dead_lettered,
+        last_event_time=_moment(status.last_event_time),
+        sources=[
+            reporting_pb2.SourceStatus(
+                stream=s.stream,
+                events_applied=s.events_applied,
+                events_dead_lettered=s.events_dead_lettered,
+                pending=s.pending,
+            )
+            for s in status.sources
+        ],
+        caught_up=status.caught_up,
+    )
+
+
+def pseudonym_of(request: reporting_pb2.PersonTimelineRequest) -> str:
+    if not PSEUDONYM.fullmatch(request.pseudonym):
+        raise InvalidInput(
+            "pseudonym.malformed",
+            "Bí danh phải có dạng <phiên bản khoá>:<32 ký tự hex>, ví dụ 1:0f3a…",
+            "pseudonym must look like <key version>:<32 hex digits>, e.g. 1:0f3a…",
+        )
+    return request.pseudonym
+
+
+def timeline_proto(pseudonym: str, steps: Sequence[Step]) -> reporting_pb2.PersonTimeline:
+    return reporting_pb2.PersonTimeline(
+        pseudonym=pseudonym,
+        steps=[
+            reporting_pb2.TimelineStep(
+                event_id=step.event_id,
+                event_type=step.event_type,
+                department=step.department,
+                agency=step.agency,
+                occurred_on=step.occurred_on.isoformat(),
+                commune_code=step.commune_code,
+                province_code=step.province_code,
+                sex=step.sex or "",
+                age_band=step.age_band or "",
+                record_id=step.record_id,
+                codes=[reporting_pb2.Code(name=n, value=v) for n, v in step.codes],
+            )
+            for step in steps
+        ],
+    )
+
+
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def __init__(
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        consumer: str,
-        dead_lettered: Callable[[], Awaitable[int]],
+        sources: Sequence[Source],
+        broker_view: Callable[[Source], Awaitable[handlers.BrokerView]],
     ) -> None:
         self._sessions = sessions
-        self._consumer = consumer
-        self._dead_lettered = dead_lettered
+        self._sources = sources
+        self._broker_view = broker_view
 
     def add_to(self, server: grpc.aio.Server) -> None:
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(self, server)
@@ -97,14 +156,25 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     async def GetIngestStatus(
         self, request: reporting_pb2.IngestStatusRequest, context: grpc.aio.ServicerContext
     ) -> reporting_pb2.IngestStatus:
-        status = await handlers.ingest_status(
-            self._sessions, consumer=self._consumer, dead_lettered=self._dead_lettered
-        )
-        newest = status.last_event_time
-        return reporting_pb2.IngestStatus(
-            events_applied=status.events_applied,
-            events_dead_lettered=status.events_dead_lettered,
-            last_event_time=newest.isoformat(timespec="microseconds").replace("+00:00", "Z")
-            if newest
-            else "",
+        status = await handlers.ingest_status(self._sessions, self._sources, self._broker_view)
+        return ingest_status_proto(status)
+
+    async def GetPersonTimeline(
+        self, request: reporting_pb2.PersonTimelineRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.PersonTimeline:
+        pseudonym = pseudonym_of(request)
+        return timeline_proto(pseudonym, await handlers.person_timeline(self._sessions, pseudonym))
+
+    async def GetActivityCounts(
+        self, request: reporting_pb2.ActivityCountsRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.ActivityCounts:
+        query = report_query(request)
+        counts = await handlers.activity_counts(self._sessions, query)
+        return reporting_pb2.ActivityCounts(
+            period_start=query.period.start.isoformat(),
+            period_end=query.period.end.isoformat(),
+            counts=[
+                reporting_pb2.ActivityCount(department=d, event_type=t, events=n, people=p)
+                for d, t, n, p in counts
+            ],
         )

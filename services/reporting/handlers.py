@@ -1,8 +1,8 @@
-"""Reporting use cases: the management report and how far ingestion has got."""
+"""Reporting use cases: the management report, a person's path, activity counts, how far ingestion has got."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting import storage
 from services.reporting.domain import ManagementReport, Period, build_report
+from services.reporting.sources import Source
+from services.reporting.steps import Step
 
 
 @dataclass(frozen=True)
@@ -21,10 +23,35 @@ class ReportQuery:
 
 
 @dataclass(frozen=True)
-class IngestStatus:
+class BrokerView:
+    pending: int  # -1 when JetStream could not say (the stream does not exist yet, or NATS is away)
+    dead_lettered: int
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    stream: str
     events_applied: int
     events_dead_lettered: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class IngestStatus:
+    sources: tuple[SourceStatus, ...]
     last_event_time: datetime | None
+
+    @property
+    def events_applied(self) -> int:
+        return sum(s.events_applied for s in self.sources)
+
+    @property
+    def events_dead_lettered(self) -> int:
+        return sum(s.events_dead_lettered for s in self.sources)
+
+    @property
+    def caught_up(self) -> bool:
+        return all(s.pending == 0 for s in self.sources)
 
 
 async def management_report(
@@ -41,11 +68,30 @@ async def management_report(
 
 async def ingest_status(
     sessions: async_sessionmaker[AsyncSession],
-    *,
-    consumer: str,
-    dead_lettered: Callable[[], Awaitable[int]],
+    sources: Sequence[Source],
+    broker_view: Callable[[Source], Awaitable[BrokerView]],
 ) -> IngestStatus:
     async with sessions() as session:
-        applied = await storage.events_applied(session, consumer)
-        newest = await storage.last_event_time(session, consumer)
-    return IngestStatus(applied, await dead_lettered(), newest)
+        applied = await storage.applied_by_consumer(session)
+        newest = await storage.last_event_time(session)
+    statuses = []
+    for source in sources:
+        view = await broker_view(source)
+        statuses.append(
+            SourceStatus(source.stream, applied.get(source.consumer, 0), view.dead_lettered, view.pending)
+        )
+    return IngestStatus(tuple(statuses), newest)
+
+
+async def person_timeline(sessions: async_sessionmaker[AsyncSession], pseudonym: str) -> list[Step]:
+    async with sessions() as session:
+        return await storage.person_steps(session, pseudonym)
+
+
+async def activity_counts(
+    sessions: async_sessionmaker[AsyncSession], query: ReportQuery
+) -> list[tuple[str, str, int, int]]:
+    async with sessions() as session:
+        return await storage.activity_counts(
+            session, query.period, commune_codes=query.commune_codes, province_code=query.province_code
+        )

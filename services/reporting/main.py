@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
 
 from lienthong import bus
@@ -12,52 +13,64 @@ from lienthong.consumer import BatchConsumer, ConsumerSpec
 from lienthong.deadletter import DeadLetters
 from lienthong.metrics import ConsumerMetrics
 from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, serve
-from services.reporting import consumer
+from services.reporting import consumer, handlers
 from services.reporting.grpc_api import SERVICE_NAME, ReportingServicer
 from services.reporting.settings import ReportingSettings
+from services.reporting.sources import DEAD_LETTER_NAME, SOURCES, Source
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SOURCE_STREAM = "REGISTRY"
 
 
 def build_plan(settings: ReportingSettings) -> ServicePlan:
     infra = Infrastructure.create(settings)
-    dead_letters = DeadLetters(infra.broker, consumer.CONSUMER_NAME)
-    registry_events = BatchConsumer(
-        broker=infra.broker,
-        sessions=infra.sessions,
-        spec=ConsumerSpec(
-            name=consumer.CONSUMER_NAME,
-            stream=SOURCE_STREAM,
-            filter_subject="registry.>",
-            max_deliver=settings.max_deliver,
-            batch_size=settings.batch_size,
-            ack_wait_seconds=settings.ack_wait_seconds,
-        ),
-        decode=consumer.decode,
-        apply=consumer.apply,
-        metrics=ConsumerMetrics.create(infra.registry),
-        dead_letters=dead_letters,
-    )
+    dead_letters = DeadLetters(infra.broker, DEAD_LETTER_NAME)
+    metrics = ConsumerMetrics.create(infra.registry)
 
-    async def dead_lettered() -> int:
+    def source_consumer(source: Source) -> BatchConsumer:
+        return BatchConsumer(
+            broker=infra.broker,
+            sessions=infra.sessions,
+            spec=ConsumerSpec(
+                name=source.consumer,
+                stream=source.stream,
+                filter_subject=source.filter_subject,
+                max_deliver=settings.max_deliver,
+                batch_size=settings.batch_size,
+                ack_wait_seconds=settings.ack_wait_seconds,
+            ),
+            decode=consumer.decode,
+            apply=consumer.applier(source.consumer),
+            metrics=metrics,
+            dead_letters=dead_letters,
+        )
+
+    async def broker_view(source: Source) -> handlers.BrokerView:
+        """What JetStream says of one source: messages not yet acked, and dead letters from it."""
+        js = bus.jetstream(infra.broker)
         try:
-            info = await bus.jetstream(infra.broker).stream_info(dead_letters.stream.name)
+            info = await js.consumer_info(source.stream, source.consumer)
+            pending = (info.num_pending or 0) + (info.num_ack_pending or 0)
+        except (NotFoundError, NatsError, TimeoutError):
+            pending = -1
+        try:
+            dlq = await js.stream_info(
+                dead_letters.stream.name, subjects_filter=f"dlq.{DEAD_LETTER_NAME}.{source.department}.>"
+            )
+            dead = sum((dlq.state.subjects or {}).values())
         except NotFoundError:
-            return 0
-        return info.state.messages
+            dead = 0
+        return handlers.BrokerView(pending=pending, dead_lettered=dead)
 
-    servicer = ReportingServicer(
-        sessions=infra.sessions, consumer=consumer.CONSUMER_NAME, dead_lettered=dead_lettered
-    )
+    servicer = ReportingServicer(sessions=infra.sessions, sources=SOURCES, broker_view=broker_view)
     return ServicePlan(
         infra=infra,
         migrations=MIGRATIONS,
         grpc_servicers=[servicer.add_to],
         grpc_service_names=[SERVICE_NAME],
-        # Reporting owns only its dead letters; REGISTRY belongs to the registry and is never declared here.
+        # Reporting owns only its dead letters; the department streams belong to their departments and are
+        # never declared here.
         owned_streams=[dead_letters.stream],
-        consumers=[registry_events],
+        consumers=[source_consumer(source) for source in SOURCES],
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lienthong import inbox
 from lienthong.db import insert_ignoring_duplicates
 from services.reporting.domain import EXPIRED, Counts, Period, Spell
+from services.reporting.steps import Step
 
 metadata = MetaData()
 
@@ -77,6 +79,28 @@ MANAGEMENT_SPELLS = Table(
     Column("end_reason", String(50), nullable=True),
     Column("ended_version", Integer, nullable=True),
     Index("ix_management_spells_unit", "province_code", "commune_code"),
+)
+
+# Every act of every department, one row per event: a person's path by pseudonym, and the counts of acts
+# per period and unit. The unit is the one the event carried (residence on the date of the act).
+STEPS = Table(
+    "steps",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("pseudonym", String(64), nullable=True),
+    Column("event_type", String(100), nullable=False),
+    Column("department", String(20), nullable=False),
+    Column("agency", String(30), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("commune_code", String(5), nullable=False),
+    Column("province_code", String(2), nullable=False),
+    Column("sex", String(12), nullable=True),
+    Column("age_band", String(12), nullable=True),
+    Column("record_id", String(64), nullable=False),
+    Column("codes", JSON, nullable=False),
+    Index("ix_steps_person", "pseudonym", "occurred_on"),
+    Index("ix_steps_period_unit", "occurred_on", "province_code", "commune_code"),
 )
 
 INGEST_STATE = Table(
@@ -145,6 +169,74 @@ async def spell_owners(session: AsyncSession, management_ids: Sequence[str]) -> 
     return dict(result.all())
 
 
+async def add_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
+    if steps:
+        rows = [
+            {
+                "event_id": step.event_id,
+                "pseudonym": step.pseudonym,
+                "event_type": step.event_type,
+                "department": step.department,
+                "agency": step.agency,
+                "occurred_on": step.occurred_on,
+                "recorded_at": _utc(step.recorded_at),
+                "commune_code": step.commune_code,
+                "province_code": step.province_code,
+                "sex": step.sex,
+                "age_band": step.age_band,
+                "record_id": step.record_id,
+                "codes": dict(step.codes),
+            }
+            for step in steps
+        ]
+        await session.execute(insert_ignoring_duplicates(STEPS, session.bind.dialect.name), rows)
+
+
+async def person_steps(session: AsyncSession, pseudonym: str) -> list[Step]:
+    """A person's acts in the order they happened; acts of one day in the order they were recorded."""
+    c = STEPS.c
+    result = await session.execute(
+        select(STEPS).where(c.pseudonym == pseudonym).order_by(c.occurred_on, c.recorded_at, c.event_id)
+    )
+    return [
+        Step(
+            event_id=row.event_id,
+            event_type=row.event_type,
+            department=row.department,
+            agency=row.agency,
+            occurred_on=row.occurred_on,
+            recorded_at=_utc(row.recorded_at),
+            pseudonym=row.pseudonym,
+            commune_code=row.commune_code,
+            province_code=row.province_code,
+            sex=row.sex,
+            age_band=row.age_band,
+            record_id=row.record_id,
+            codes=tuple(row.codes.items()),
+        )
+        for row in result
+    ]
+
+
+async def activity_counts(
+    session: AsyncSession, period: Period, *, commune_codes: Sequence[str] = (), province_code: str = ""
+) -> list[tuple[str, str, int, int]]:
+    """(department, event type, acts, distinct people) of acts dated inside the period and unit."""
+    c = STEPS.c
+    filters = [c.occurred_on >= period.start, c.occurred_on <= period.end]
+    if commune_codes:
+        filters.append(c.commune_code.in_(list(commune_codes)))
+    if province_code:
+        filters.append(c.province_code == province_code)
+    result = await session.execute(
+        select(c.department, c.event_type, func.count(), func.count(c.pseudonym.distinct()))
+        .where(*filters)
+        .group_by(c.department, c.event_type)
+        .order_by(c.department, c.event_type)
+    )
+    return [(d, t, int(n), int(p)) for d, t, n, p in result]
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -166,10 +258,17 @@ async def events_applied(session: AsyncSession, consumer: str) -> int:
     return await session.scalar(select(func.count()).where(INBOX.c.consumer == consumer)) or 0
 
 
-async def last_event_time(session: AsyncSession, consumer: str) -> datetime | None:
-    moment = await session.scalar(
-        select(INGEST_STATE.c.last_event_time).where(INGEST_STATE.c.consumer == consumer)
-    )
+async def applied_by_consumer(session: AsyncSession) -> dict[str, int]:
+    result = await session.execute(select(INBOX.c.consumer, func.count()).group_by(INBOX.c.consumer))
+    return {name: int(n) for name, n in result}
+
+
+async def last_event_time(session: AsyncSession, consumer: str | None = None) -> datetime | None:
+    """The newest event time one consumer (or, without a name, any consumer) has applied."""
+    query = select(func.max(INGEST_STATE.c.last_event_time))
+    if consumer is not None:
+        query = query.where(INGEST_STATE.c.consumer == consumer)
+    moment = await session.scalar(query)
     return _utc(moment) if moment is not None else None
 
 

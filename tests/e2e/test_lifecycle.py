@@ -3,7 +3,9 @@
 detected → managed → uses again → determination requested → addicted → management ended → compulsory
 dossier → court decision → admission expected → admitted → completed → aftercare opened at the right commune
 → placed → support given → relapse confirmed → the registry holds a new compulsory-dossier ground and
-opens a new dossier. Every hand-over between departments happens through events only.
+opens a new dossier. Then the methadone paths (completion → aftercare; termination → dossier) and a
+voluntary family rehab under Labour. Every hand-over between departments happens through events only, and
+reporting sees every step by pseudonym only (its files hold no name, ID or decision number).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from lienthong_contracts.registry.v1 import registry_pb2 as rg
 from lienthong_contracts.registry.v1 import registry_pb2_grpc
 from lienthong_contracts.rehab.v1 import rehab_pb2 as rh
 from lienthong_contracts.rehab.v1 import rehab_pb2_grpc
+from lienthong_contracts.reporting.v1 import reporting_pb2 as rp
+from lienthong_contracts.reporting.v1 import reporting_pb2_grpc
 from tests.conftest import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -249,9 +253,62 @@ async def test_one_person_through_every_department(system: LocalSystem):
                 for row in db.execute("select kind from flags where pseudonym = ?", (person.pseudonym,))
             }
         assert kinds == {"rehab_registration", "compulsory_ground_relapse"}
+
+        await reporting_saw_every_step(system, channels["reporting"], person.pseudonym)
     finally:
         for channel in channels.values():
             await channel.close()
+
+
+# The person's path as reporting must see it, in the order of the acts (registration is dated the day it
+# was entered, so it is checked apart).
+EXPECTED_PATH = [
+    ("registry.drug_test.positive_recorded.v1", "2025-01-05"),
+    ("registry.management.decided.v1", "2025-01-10"),
+    ("registry.drug_test.positive_recorded.v1", "2025-03-01"),
+    ("health.determination.requested.v1", "2025-03-01"),
+    ("health.determination.concluded.v1", "2025-03-10"),
+    ("registry.management.ended.v1", "2025-03-10"),
+    ("registry.compulsory_dossier.opened.v1", "2025-04-01"),
+    ("registry.compulsory_dossier.submitted.v1", "2025-04-05"),
+    ("registry.compulsory_dossier.decided.v1", "2025-05-01"),
+    ("rehab.admission.expected.v1", "2025-05-01"),
+    ("rehab.admission.admitted.v1", "2025-05-10"),
+    ("rehab.admission.discharged.v1", None),
+    ("aftercare.case.opened.v1", None),
+    ("aftercare.case.placed.v1", "2026-05-20"),
+    ("aftercare.support.given.v1", "2026-06-01"),
+    ("aftercare.relapse.confirmed.v1", "2026-08-15"),
+    ("registry.compulsory_dossier.opened.v1", "2026-08-20"),
+]
+AGENCY = {"registry": "police", "health": "health", "rehab": "police", "aftercare": "police"}
+
+
+async def reporting_saw_every_step(system: LocalSystem, channel: grpc.aio.Channel, pseudonym: str) -> None:
+    reporting = reporting_pb2_grpc.ReportingServiceStub(channel)
+
+    async def timeline():
+        found = await reporting.GetPersonTimeline(rp.PersonTimelineRequest(pseudonym=pseudonym))
+        return found if len(found.steps) >= len(EXPECTED_PATH) + 1 else None
+
+    found = await eventually(timeline, timeout=30, message="reporting saw the whole path")
+    steps = [s for s in found.steps if s.event_type != "registry.person.registered.v1"]
+    assert len(found.steps) - len(steps) == 1
+    assert [s.event_type for s in steps] == [t for t, _ in EXPECTED_PATH]
+    for step, (_, on) in zip(steps, EXPECTED_PATH, strict=True):
+        assert on is None or step.occurred_on == on, step
+        assert step.agency == AGENCY[step.department] and step.commune_code == HOAN_KIEM, step
+    codes = {s.event_type: {c.name: c.value for c in s.codes} for s in steps}
+    assert codes["registry.management.ended.v1"]["reason"] == "addicted"
+    assert codes["health.determination.concluded.v1"]["result"] == "addicted"
+    assert codes["rehab.admission.discharged.v1"]["reason"] == "completed"
+    assert codes["aftercare.case.placed.v1"]["caretaker_kind"] == "person"
+
+    # By pseudonym only: no name, citizen ID, decision number or caretaker in reporting's files.
+    stored = b"".join(path.read_bytes() for path in system.data_dir.glob("reporting.db*"))
+    assert pseudonym.encode() in stored
+    for secret in ("Hoàng Văn Giang", "001090012345", "1/QĐ-UBND", "9/QĐ-UBND", "Trần Văn Tổ"):
+        assert secret.encode() not in stored, secret
 
 
 async def test_methadone_paths_completion_opens_aftercare_and_termination_is_a_dossier_ground(
@@ -358,6 +415,123 @@ async def test_methadone_paths_completion_opens_aftercare_and_termination_is_a_d
         # No aftercare for a person who never completed a programme.
         listed = await aftercare.ListPendingPlacements(ac.ListPendingPlacementsRequest(as_of="2025-04-10"))
         assert violator.pseudonym not in {c.pseudonym for c in listed.cases}
+
+        # The commune police register him (same citizen ID, same pseudonym) and open the dossier on that ground.
+        registry = registry_pb2_grpc.RegistryServiceStub(channels["registry"])
+        known = await registry.RegisterPerson(
+            rg.RegisterPersonRequest(
+                citizen_id="001088012345",
+                full_name="Mai Văn Khôi",
+                date_of_birth="1988-07-07",
+                sex=common_pb2.SEX_MALE,
+                commune_code="00070",
+            )
+        )
+        assert known.pseudonym == violator.pseudonym
+        dossier = await registry.OpenCompulsoryDossier(
+            rg.OpenCompulsoryDossierRequest(
+                person_id=known.person_id, ground="methadone_refused_or_stopped", opened_on="2025-03-10"
+            )
+        )
+        assert dossier.status == "opened"
+
+        # Reporting follows both people by pseudonym, across health, aftercare and the registry.
+        reporting = reporting_pb2_grpc.ReportingServiceStub(channels["reporting"])
+
+        async def path_of(pseudonym: str, length: int):
+            found = await reporting.GetPersonTimeline(rp.PersonTimelineRequest(pseudonym=pseudonym))
+            types = [s.event_type for s in found.steps]
+            return types if len(types) >= length else None
+
+        assert await eventually(lambda: path_of(completer.pseudonym, 4), timeout=30, message="completer") == [
+            "health.methadone.enrolled.v1",
+            "health.methadone.ended.v1",
+            "aftercare.case.opened.v1",
+            "aftercare.case.placed.v1",
+        ]
+        violator_path = await eventually(
+            lambda: path_of(violator.pseudonym, 4), timeout=30, message="violator"
+        )
+        assert violator_path[:2] == ["health.methadone.enrolled.v1", "health.methadone.ended.v1"]
+        assert sorted(violator_path[2:]) == [
+            "registry.compulsory_dossier.opened.v1",
+            "registry.person.registered.v1",
+        ]
+    finally:
+        for channel in channels.values():
+            await channel.close()
+
+
+async def test_voluntary_family_rehab_under_labour_opens_aftercare_and_reporting_sees_who_acted(
+    system: LocalSystem,
+):
+    """Family rehab in 2024, when rehab and aftercare were still Labour's: every step says so."""
+    endpoints = system.endpoints()
+    channels = {name: grpc.aio.insecure_channel(endpoint.grpc) for name, endpoint in endpoints.items()}
+    rehab = rehab_pb2_grpc.RehabServiceStub(channels["rehab"])
+    aftercare = aftercare_pb2_grpc.AftercareServiceStub(channels["aftercare"])
+    reporting = reporting_pb2_grpc.ReportingServiceStub(channels["reporting"])
+    try:
+        admitted = await rehab.Admit(
+            rh.AdmitRequest(
+                person=rh.PersonDetails(
+                    citizen_id="001092054321",
+                    full_name="Đỗ Minh Đức",
+                    date_of_birth="1992-09-09",
+                    sex=common_pb2.SEX_MALE,
+                    commune_code="00256",
+                ),
+                kind="voluntary_family",
+                admitted_on="2024-06-01",
+                term_months=6,
+            )
+        )
+        assert admitted.agency == "labour"
+        for stage, on in [("detox_treatment", "2024-06-05"), ("education_counselling", "2024-08-01")]:
+            await rehab.AdvanceStage(
+                rh.AdvanceStageRequest(admission_id=admitted.admission_id, to_stage=stage, on=on)
+            )
+        discharged = await rehab.Discharge(
+            rh.DischargeRequest(
+                admission_id=admitted.admission_id, discharged_on=admitted.planned_end, reason="completed"
+            )
+        )
+        assert discharged.completed
+
+        async def pending_placement():
+            listed = await aftercare.ListPendingPlacements(
+                ac.ListPendingPlacementsRequest(as_of="2025-01-05", commune_code="00256")
+            )
+            return next((c for c in listed.cases if c.pseudonym == admitted.pseudonym), None)
+
+        case = await eventually(pending_placement, timeout=30, message="aftercare opened after family rehab")
+        await aftercare.PlaceCase(
+            ac.PlaceCaseRequest(
+                case_id=case.case_id,
+                decided_on="2024-12-20",
+                decision_number="5/QĐ-UBND",
+                caretaker_kind="person",
+                caretaker_name="Đỗ Văn Bình",
+            )
+        )
+        await aftercare.RecordSupport(
+            ac.RecordSupportRequest(case_id=case.case_id, given_on="2025-04-01", kind="job_placement")
+        )
+
+        async def path():
+            found = await reporting.GetPersonTimeline(rp.PersonTimelineRequest(pseudonym=admitted.pseudonym))
+            return found.steps if len(found.steps) >= 5 else None
+
+        steps = await eventually(path, timeout=30, message="reporting saw the voluntary path")
+        assert [(s.event_type, s.agency) for s in steps] == [
+            ("rehab.admission.admitted.v1", "labour"),
+            ("rehab.admission.discharged.v1", "labour"),
+            ("aftercare.case.opened.v1", "labour"),
+            ("aftercare.case.placed.v1", "labour"),
+            ("aftercare.support.given.v1", "police"),  # after 2025-03-01
+        ]
+        assert {c.name: c.value for c in steps[0].codes}["kind"] == "voluntary_family"
+        assert all(s.commune_code == "00256" for s in steps)
     finally:
         for channel in channels.values():
             await channel.close()

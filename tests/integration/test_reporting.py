@@ -252,7 +252,7 @@ async def test_the_same_event_twice_counts_once(reporting):
     await reporting.caught_up(2)
 
     async def all_acked():
-        info = await reporting.js.consumer_info(REGISTRY.name, "reporting")
+        info = await reporting.js.consumer_info(REGISTRY.name, "reporting-registry")
         return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq == 3
 
     await eventually(all_acked, message="all three messages acknowledged")
@@ -260,7 +260,7 @@ async def test_the_same_event_twice_counts_once(reporting):
     assert row_figures(row) == (0, 2, {}, 2)
     sample = reporting.plan.infra.registry.get_sample_value(
         "lienthong_events_consumed_total",
-        {"consumer": "reporting", "subject": DECIDED, "outcome": "duplicate"},
+        {"consumer": "reporting-registry", "subject": DECIDED, "outcome": "duplicate"},
     )
     assert sample == 1
 
@@ -366,9 +366,9 @@ async def test_metrics_show_consumer_counts_and_lag(reporting):
             for family in text_string_to_metric_families(raw.decode())
             for sample in family.samples
         }
-        applied = ("consumer", "reporting"), ("outcome", "applied"), ("subject", DECIDED)
+        applied = ("consumer", "reporting-registry"), ("outcome", "applied"), ("subject", DECIDED)
         # The lag gauge has a sample only once the runtime's periodic refresh has asked the server.
-        lag = samples.get(("lienthong_consumer_lag_messages", (("consumer", "reporting"),)))
+        lag = samples.get(("lienthong_consumer_lag_messages", (("consumer", "reporting-registry"),)))
         return lag == 0 and samples.get(("lienthong_events_consumed_total", applied)) == 1
 
     await eventually(scrape, message="consumer metrics on /metrics")
@@ -464,13 +464,14 @@ async def test_decided_and_ended_parts_give_the_same_row_in_either_order_and_new
     first_end = delivered(registry.event(*ended(1, "m1", HOAN_KIEM, "2025-02-01", "missing")))
     corrected_end = delivered(registry.event(*ended(1, "m1", HOAN_KIEM, "2025-03-01", "imprisoned")))
     async with sessions.begin() as session:
-        await consumer.apply(session, [corrected_end])
-        await consumer.apply(session, [first_end, decision])  # older end arrives late: ignored
+        await consumer.apply(session, [corrected_end], consumer="reporting-registry")
+        # The older end arrives late: ignored.
+        await consumer.apply(session, [first_end, decision], consumer="reporting-registry")
     async with sessions() as session:
         assert await storage.load_spells(session) == [
             domain.Spell(BA_DINH, "01", date(2025, 1, 10), date(2026, 1, 10), date(2025, 3, 1), "imprisoned")
         ]
-        newest = await storage.last_event_time(session, consumer.CONSUMER_NAME)
+        newest = await storage.last_event_time(session, "reporting-registry")
     assert newest == max(d.envelope.time for d in (decision, first_end, corrected_end))
 
 
@@ -497,8 +498,11 @@ def test_decode_names_what_is_wrong(mutate, reason):
 
 def test_decode_maps_a_good_event_to_facts():
     event = FakeRegistry(js=None).event(*decided(1, "m1", BEN_THANH, "2025-01-10"))
-    fact = consumer.decode(Envelope.parse(event.subject, event.headers, event.payload))
-    assert fact == consumer.Decided(
+    decoded = consumer.decode(Envelope.parse(event.subject, event.headers, event.payload))
+    assert decoded.step.event_type == DECIDED and decoded.step.record_id == "m1"
+    assert decoded.step.occurred_on == date(2025, 1, 10) and decoded.step.agency == "police"
+    assert dict(decoded.step.codes)["expires_on"] == "2026-01-10"
+    assert decoded.fact == consumer.Decided(
         person=consumer.PersonFacts(pseudonym(1), "male", "18_to_30", BEN_THANH, "79"),
         management_id="m1",
         decided_on=date(2025, 1, 10),
