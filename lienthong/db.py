@@ -48,5 +48,9 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 def insert_ignoring_duplicates(table: Table, dialect_name: str):
     """``INSERT … ON CONFLICT DO NOTHING`` for the dialect in use (savepoints are unreliable on aiosqlite)."""
-    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    return dialect_insert(table).on_conflict_do_nothing()
+    return dialect_insert(table, dialect_name).on_conflict_do_nothing()
+
+
+def dialect_insert(table: Table, dialect_name: str):
+    """The dialect's ``INSERT`` that knows ``ON CONFLICT`` (PostgreSQL or SQLite)."""
+    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)

@@ -47,7 +47,7 @@ def system(tmp_path: Path):
         local.stop()
 
 
-async def test_one_person_through_every_department(system: LocalSystem):
+async def one_person_through_every_department(system: LocalSystem):
     endpoints = system.endpoints()
     channels = {name: grpc.aio.insecure_channel(endpoint.grpc) for name, endpoint in endpoints.items()}
     registry = registry_pb2_grpc.RegistryServiceStub(channels["registry"])
@@ -311,7 +311,7 @@ async def reporting_saw_every_step(system: LocalSystem, channel: grpc.aio.Channe
         assert secret.encode() not in stored, secret
 
 
-async def test_methadone_paths_completion_opens_aftercare_and_termination_is_a_dossier_ground(
+async def methadone_paths_completion_opens_aftercare_and_termination_is_a_dossier_ground(
     system: LocalSystem,
 ):
     endpoints = system.endpoints()
@@ -462,7 +462,7 @@ async def test_methadone_paths_completion_opens_aftercare_and_termination_is_a_d
             await channel.close()
 
 
-async def test_voluntary_family_rehab_under_labour_opens_aftercare_and_reporting_sees_who_acted(
+async def voluntary_family_rehab_under_labour_opens_aftercare_and_reporting_sees_who_acted(
     system: LocalSystem,
 ):
     """Family rehab in 2024, when rehab and aftercare were still Labour's: every step says so."""
@@ -535,3 +535,22 @@ async def test_voluntary_family_rehab_under_labour_opens_aftercare_and_reporting
     finally:
         for channel in channels.values():
             await channel.close()
+
+
+# Each path is a function too, so the redelivery test (test_redelivery.py) can run all of them on one system.
+
+
+async def test_one_person_through_every_department(system: LocalSystem):
+    await one_person_through_every_department(system)
+
+
+async def test_methadone_paths_completion_opens_aftercare_and_termination_is_a_dossier_ground(
+    system: LocalSystem,
+):
+    await methadone_paths_completion_opens_aftercare_and_termination_is_a_dossier_ground(system)
+
+
+async def test_voluntary_family_rehab_under_labour_opens_aftercare_and_reporting_sees_who_acted(
+    system: LocalSystem,
+):
+    await voluntary_family_rehab_under_labour_opens_aftercare_and_reporting_sees_who_acted(system)

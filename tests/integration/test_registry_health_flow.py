@@ -106,6 +106,17 @@ async def test_health_events_end_management_and_raise_flags(nats_server, databas
             other,
         )
         await js.publish(stopped.subject, stopped.payload, headers=stopped.headers(), stream="HEALTH")
+        # An earlier episode's termination arrives after it: the ground holds from the earlier date.
+        terminated = health_event(
+            "health.methadone.ended.v1",
+            health_events.MethadoneEnded(
+                person=ref(other), episode_id="e0", ended_on="2025-02-01", reason="terminated_violation"
+            ),
+            other,
+        )
+        await js.publish(
+            terminated.subject, terminated.payload, headers=terminated.headers(), stream="HEALTH"
+        )
         await js.publish("health.methadone.ended.v1", b"\x00garbage", stream="HEALTH")
         adult, minor = "1:" + "c" * 32, "1:" + "d" * 32
         for pseudonym, is_adult in ((adult, True), (minor, False)):
@@ -127,12 +138,17 @@ async def test_health_events_end_management_and_raise_flags(nats_server, databas
                 ended = (
                     await session.execute(select(managements.c.ended_on, managements.c.end_reason))
                 ).all()
-                raised = (await session.execute(select(flags.c.pseudonym, flags.c.kind))).all()
+                raised = (await session.execute(select(flags.c.pseudonym, flags.c.kind, flags.c.since))).all()
             return ended, sorted(raised)
 
         async def settled():
             ended, raised = await state()
-            return ended[0].end_reason == "addicted" and len(raised) == 3
+            methadone = [r for r in raised if r.kind == "compulsory_ground_methadone"]
+            return (
+                ended[0].end_reason == "addicted"
+                and len(raised) == 3
+                and str(methadone[0].since) == "2025-02-01"
+            )
 
         await eventually(settled, timeout=30, message="management ended and three flags raised")
 
@@ -152,11 +168,11 @@ async def test_health_events_end_management_and_raise_flags(nats_server, databas
         ended, raised = await state()
     await nc.close()
     assert [(str(e.ended_on), e.end_reason) for e in ended] == [("2025-04-02", "addicted")]
-    assert raised == sorted(
+    assert sorted((r.pseudonym, r.kind, str(r.since)) for r in raised) == sorted(
         [
-            (person.pseudonym, "rehab_registration"),
-            (other, "compulsory_ground_methadone"),
-            (adult, "compulsory_ground_relapse"),  # a minor's relapse is no ground for compulsory rehab
+            (person.pseudonym, "rehab_registration", "2025-04-02"),
+            (other, "compulsory_ground_methadone", "2025-02-01"),
+            (adult, "compulsory_ground_relapse", "2025-07-01"),  # a minor's relapse is no ground
         ]
     )
     assert decision.management_id

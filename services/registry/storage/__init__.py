@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lienthong.cccd import Sex
-from lienthong.db import insert_ignoring_duplicates
+from lienthong.db import dialect_insert
 from lienthong.errors import AlreadyExists, NotFound, PreconditionFailed
 from services.registry.domain import DrugTest, EndReason, Flag, Management, Person
 from services.registry.storage.tables import (
@@ -235,13 +235,22 @@ async def find_person_by_pseudonym(session: AsyncSession, pseudonym: str) -> Per
 
 
 async def raise_flag(session: AsyncSession, flag: Flag) -> None:
-    """Keep the first time a flag was raised; a replayed or later event changes nothing."""
+    """Keep the earliest date a flag holds from, whatever order its events arrive in; a replay changes nothing."""
+    statement = dialect_insert(flags, session.bind.dialect.name).values(
+        pseudonym=flag.pseudonym,
+        kind=flag.kind.value,
+        since=flag.since,
+        source_event_id=flag.source_event_id,
+    )
+    new, old = statement.excluded, flags.c
+    earlier = or_(
+        new.since < old.since, and_(new.since == old.since, new.source_event_id < old.source_event_id)
+    )
     await session.execute(
-        insert_ignoring_duplicates(flags, session.bind.dialect.name).values(
-            pseudonym=flag.pseudonym,
-            kind=flag.kind.value,
-            since=flag.since,
-            source_event_id=flag.source_event_id,
+        statement.on_conflict_do_update(
+            index_elements=[old.pseudonym, old.kind],
+            set_={"since": new.since, "source_event_id": new.source_event_id},
+            where=earlier,
         )
     )
 
