@@ -274,12 +274,20 @@ def build_scenario(people: int = 300, seed: int = 2025, *, as_of: date | None = 
 # --- feeding it through the registry's gRPC API --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Registered:
+    person_id: str
+    pseudonym: str
+
+
 @dataclass
 class LoadOutcome:
     succeeded: int = 0
     failed: int = 0
     by_kind: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    # By citizen ID, the people whose every command was accepted: the department phase walks only them.
+    registered: dict[str, Registered] = field(default_factory=dict)
 
     def record_error(self, message: str) -> None:
         self.failed += 1
@@ -371,6 +379,7 @@ async def load_scenario(
                         )
                     if response is None:
                         return
+                outcome.registered[plan.citizen_id] = Registered(registered.person_id, registered.pseudonym)
 
         await asyncio.gather(*(person(plan) for plan in plans))
     return outcome
