@@ -133,10 +133,11 @@ def _fail(console: Console, error: BaseException | str) -> typer.Exit:
 async def _load_and_report(
     console: Console, system: LocalSystem, *, people: int, seed: int, concurrency: int, timeout: float
 ) -> int:
-    from lienthong import demo
+    from lienthong import demo, demo_paths, demo_walk
 
     endpoints = system.endpoints()
     plans = demo.build_scenario(people, seed)
+    paths = demo_paths.plan_departments(plans, seed)
     planned = sum(p.command_count for p in plans)
     columns = (
         TextColumn("{task.description}"),
@@ -152,28 +153,65 @@ async def _load_and_report(
             concurrency=concurrency,
             on_command=lambda _kind, _ok: progress.advance(loading),
         )
-        applying = progress.add_task("Reporting applies the events from JetStream", total=outcome.succeeded)
+        walking = progress.add_task(
+            f"Walking {len(paths.people)} of them through the departments' gRPC APIs", total=paths.step_count
+        )
+        walked = await demo_walk.walk(
+            paths,
+            outcome.registered,
+            {name: endpoint.grpc for name, endpoint in endpoints.items()},
+            concurrency=concurrency,
+            on_step=lambda _act, _ok: progress.advance(walking),
+        )
+        # An older reporting reads only the REGISTRY stream and cannot say it has caught up: count those.
+        expected = outcome.succeeded + walked.registry_events
+        applying = progress.add_task("Reporting applies the events from JetStream", total=expected)
+
+        def applied(status) -> None:
+            pending = sum(max(source.pending, 0) for source in status.sources)
+            total = status.events_applied + pending if status.sources else expected
+            progress.update(applying, completed=status.events_applied, total=total)
+
         status = await demo.wait_for_ingest(
-            endpoints["reporting"].grpc,
-            outcome.succeeded,
-            timeout=timeout,
-            on_progress=lambda s: progress.update(applying, completed=s.events_applied),
+            endpoints["reporting"].grpc, expected, timeout=timeout, on_progress=applied
         )
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(outcome.by_kind.items()))
-    console.print(
-        f"[green]✓[/] {outcome.succeeded} commands accepted ({summary}); reporting applied "
-        f"{status.events_applied} events"
-    )
+    console.print(f"[green]✓[/] {outcome.succeeded} registry commands accepted ({summary})")
+    console.print(f"[green]✓[/] {demo_walk.summary(paths, walked)}")
+    console.print(f"[green]✓[/] reporting applied {status.events_applied} events")
     if outcome.failed:
         console.print(f"[yellow]! {outcome.failed} commands refused by the registry[/], first ones:")
         for line in outcome.errors[:5]:
+            console.print(f"  {line}", highlight=False)
+    if walked.failed:
+        console.print(f"[yellow]! {walked.failed} department walks stopped early[/], first ones:")
+        for line in walked.errors[:5]:
             console.print(f"  {line}", highlight=False)
     if status.events_dead_lettered:
         console.print(f"[yellow]! {status.events_dead_lettered} events dead-lettered by reporting[/]")
     report = await demo.management_report(endpoints["reporting"].grpc, date(2025, 1, 1), date(2025, 12, 31))
     console.print()
     console.print(demo.report_table(report, compact=console.width < demo.WIDE_TABLE_COLUMNS))
-    return 1 if outcome.failed or status.events_dead_lettered else 0
+    await _print_activity(console, endpoints["reporting"].grpc)
+    return 1 if outcome.failed or walked.failed or status.events_dead_lettered else 0
+
+
+async def _print_activity(console: Console, reporting: str) -> None:
+    import grpc
+
+    from lienthong import demo_activity as activity
+
+    start, end = activity.ACTIVITY_PERIOD
+    console.print()
+    try:
+        counts = await activity.activity_counts(reporting, start, end, province_code=activity.DEMO_PROVINCE)
+    except grpc.aio.AioRpcError as error:
+        if error.code() is not grpc.StatusCode.UNIMPLEMENTED:
+            message = f"reporting refused GetActivityCounts: {error.code().name}: {error.details()}"
+            raise LocalRunError(message) from None
+        console.print(f"[yellow]! {activity.UNIMPLEMENTED_NOTICE}[/]", highlight=False)
+        return
+    console.print(activity.activity_table(counts, unit=activity.DEMO_PROVINCE_NAME))
 
 
 @app.command("demo")

@@ -274,12 +274,20 @@ def build_scenario(people: int = 300, seed: int = 2025, *, as_of: date | None = 
 # --- feeding it through the registry's gRPC API --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Registered:
+    person_id: str
+    pseudonym: str
+
+
 @dataclass
 class LoadOutcome:
     succeeded: int = 0
     failed: int = 0
     by_kind: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    # By citizen ID, the people whose every command was accepted: the department phase walks only them.
+    registered: dict[str, Registered] = field(default_factory=dict)
 
     def record_error(self, message: str) -> None:
         self.failed += 1
@@ -371,6 +379,7 @@ async def load_scenario(
                         )
                     if response is None:
                         return
+                outcome.registered[plan.citizen_id] = Registered(registered.person_id, registered.pseudonym)
 
         await asyncio.gather(*(person(plan) for plan in plans))
     return outcome
@@ -388,26 +397,45 @@ async def wait_for_ingest(
     *,
     timeout: float = 300.0,
     on_progress: Callable[[reporting_pb2.IngestStatus], None] | None = None,
+    settle: float = 1.0,
 ) -> reporting_pb2.IngestStatus:
-    """Poll GetIngestStatus until reporting has applied (or dead-lettered) ``expected`` events.
+    """Poll GetIngestStatus until reporting has caught up.
 
+    A reporting that lists its source streams is caught up when it says so (``caught_up``) on two polls
+    ``settle`` seconds apart: a single poll can fall between a service committing an event and its relay
+    publishing it, or between one department's event and the event another department answers it with.
+    An older reporting without ``sources``: until it has applied (or dead-lettered) ``expected`` events.
     Tolerates reporting being briefly unavailable (a restart)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last: reporting_pb2.IngestStatus | None = None
+    caught_up_before = False
     async with grpc.aio.insecure_channel(reporting_address) as channel:
         stub = reporting_pb2_grpc.ReportingServiceStub(channel)
         while loop.time() < deadline:
             try:
                 last = await stub.GetIngestStatus(reporting_pb2.IngestStatusRequest(), timeout=5)
             except grpc.aio.AioRpcError:
+                caught_up_before = False
                 await asyncio.sleep(0.5)
                 continue
             if on_progress:
                 on_progress(last)
+            if last.sources:
+                if last.caught_up and caught_up_before:
+                    return last
+                caught_up_before = last.caught_up
+                await asyncio.sleep(settle if last.caught_up else 0.25)
+                continue
             if last.events_applied + last.events_dead_lettered >= expected:
                 return last
             await asyncio.sleep(0.25)
+    if last is not None and last.sources:
+        pending = ", ".join(f"{s.stream} {s.pending}" for s in last.sources)
+        raise TimeoutError(
+            f"reporting did not catch up within {timeout:.0f}s (events pending per stream: {pending}); "
+            "see its log"
+        )
     applied = last.events_applied if last else "unknown"
     raise TimeoutError(f"reporting applied {applied} of {expected} events within {timeout:.0f}s; see its log")
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from datetime import date
 
+import grpc
 import pytest
 from rich.console import Console
 from vietnam_provinces import Ward
 
 from lienthong.cccd import Sex, validate_citizen_id
 from lienthong.dates import add_years
-from lienthong.demo import DEMO_COMMUNES, TOTAL_LABEL, build_scenario, report_table
-from lienthong_contracts.reporting.v1 import reporting_pb2
+from lienthong.demo import DEMO_COMMUNES, TOTAL_LABEL, build_scenario, report_table, wait_for_ingest
+from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from services.registry import domain as registry_domain
 
 AS_OF = date(2026, 11, 1)
@@ -122,3 +124,72 @@ def test_compact_report_table_fits_eighty_columns() -> None:
     assert max(len(line) for line in lines) <= 80
     text = "\n".join(lines)
     assert "Phường Hai Bà Trưng" in text and TOTAL_LABEL in text and "Cuối kỳ" in text
+
+
+class FakeReporting(reporting_pb2_grpc.ReportingServiceServicer):
+    """Answers GetIngestStatus from a script, one answer per poll (the last one repeats)."""
+
+    def __init__(self, answers: list[reporting_pb2.IngestStatus]) -> None:
+        self.answers = answers
+        self.polls = 0
+
+    async def GetIngestStatus(self, request, context):
+        answer = self.answers[min(self.polls, len(self.answers) - 1)]
+        self.polls += 1
+        return answer
+
+
+async def _serve(servicer: FakeReporting) -> tuple[grpc.aio.Server, str]:
+    server = grpc.aio.server()
+    reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+def _status(applied: int, *, pending: int | None = None) -> reporting_pb2.IngestStatus:
+    if pending is None:  # an older reporting: no per-stream sources
+        return reporting_pb2.IngestStatus(events_applied=applied)
+    sources = [
+        reporting_pb2.SourceStatus(stream="REGISTRY", events_applied=applied, pending=pending),
+        reporting_pb2.SourceStatus(stream="HEALTH", events_applied=0, pending=0),
+    ]
+    return reporting_pb2.IngestStatus(events_applied=applied, sources=sources, caught_up=pending == 0)
+
+
+async def test_wait_needs_caught_up_on_two_polls_a_second_apart() -> None:
+    # Caught up, then an event another department answered with shows up, then caught up for good.
+    fake = FakeReporting(
+        [_status(5, pending=2), _status(7, pending=0), _status(7, pending=1), _status(8, pending=0)]
+    )
+    server, address = await _serve(fake)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status = await wait_for_ingest(address, expected=10_000, timeout=20, settle=0.2)
+        assert status.caught_up and status.events_applied == 8
+        assert fake.polls == 5, "returns on the second caught-up poll in a row, not the first"
+        assert loop.time() - started >= 0.4
+    finally:
+        await server.stop(None)
+
+
+async def test_wait_counts_events_when_reporting_lists_no_sources() -> None:
+    fake = FakeReporting([_status(3), _status(9), _status(12)])
+    server, address = await _serve(fake)
+    try:
+        status = await wait_for_ingest(address, 12, timeout=20)
+        assert status.events_applied == 12 and fake.polls == 3
+        with pytest.raises(TimeoutError, match="applied 12 of 13 events"):
+            await wait_for_ingest(address, 13, timeout=1)
+    finally:
+        await server.stop(None)
+
+
+async def test_wait_names_the_streams_still_pending_when_it_gives_up() -> None:
+    server, address = await _serve(FakeReporting([_status(5, pending=4)]))
+    try:
+        with pytest.raises(TimeoutError, match="REGISTRY 4, HEALTH 0"):
+            await wait_for_ingest(address, 5, timeout=1)
+    finally:
+        await server.stop(None)
