@@ -6,18 +6,20 @@ the message in the caller's language.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date, datetime
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lienthong import units
-from lienthong.dates import parse_date
-from lienthong.errors import InvalidInput
+from lienthong.dates import parse_date, today_in_vietnam
+from lienthong.errors import InvalidInput, NotFound
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from services.reporting import handlers
 from services.reporting.domain import ManagementReport, Period, ReportRow
+from services.reporting.indicators import engine, plans
+from services.reporting.indicators.catalogue import Catalogue
 from services.reporting.sources import Source
 from services.reporting.steps import PSEUDONYM, Step
 
@@ -132,6 +134,135 @@ def timeline_proto(pseudonym: str, steps: Sequence[Step]) -> reporting_pb2.Perso
     )
 
 
+def indicator_query(
+    request: reporting_pb2.IndicatorsRequest, catalogue: Catalogue
+) -> handlers.IndicatorQuery:
+    unit = report_query(request)
+    ids = list(dict.fromkeys(request.indicator_ids)) or list(catalogue.indicators)
+    unknown = [i for i in ids if i not in catalogue.indicators]
+    if unknown:
+        raise InvalidInput(
+            "indicator_ids.unknown",
+            f"Không có chỉ tiêu {', '.join(unknown)} trong danh mục (phiên bản {catalogue.version}).",
+            f"No indicator {', '.join(unknown)} in the catalogue (version {catalogue.version}).",
+        )
+    indicators = tuple(catalogue.indicators[i] for i in ids)
+    breakdown = request.breakdown
+    if breakdown and not any(breakdown in i.breakdowns for i in indicators):
+        raise InvalidInput(
+            "breakdown.unknown",
+            f"Không chỉ tiêu nào được chọn có thể phân tổ theo {breakdown!r} (thường dùng: sex, age_band, commune).",
+            f"None of the chosen indicators can be broken down by {breakdown!r} (usual: sex, age_band, commune).",
+        )
+    return handlers.IndicatorQuery(
+        period=unit.period,
+        indicators=indicators,
+        commune_codes=unit.commune_codes,
+        province_code=unit.province_code,
+        breakdown=breakdown,
+        compare_previous_year=request.compare_previous_year,
+    )
+
+
+def catalogue_proto(catalogue: Catalogue) -> reporting_pb2.IndicatorCatalogue:
+    return reporting_pb2.IndicatorCatalogue(
+        version=catalogue.version,
+        indicators=[
+            reporting_pb2.IndicatorDefinition(
+                indicator_id=i.indicator_id,
+                name_vi=i.name_vi,
+                name_en=i.name_en,
+                counts=i.counts,
+                kind=i.kind,
+                breakdowns=list(i.breakdowns),
+                domain_ref=i.ref,
+            )
+            for i in catalogue.indicators.values()
+        ],
+    )
+
+
+def _value(
+    indicator_id: str, value: engine.Value, previous: engine.Value | None
+) -> reporting_pb2.IndicatorValue:
+    message = reporting_pb2.IndicatorValue(
+        indicator_id=indicator_id,
+        group=value.group,
+        numerator=value.numerator,
+        denominator=value.denominator or 0,
+        has_value=value.value is not None,
+        value=value.value or 0.0,
+    )
+    if previous is not None and previous.value is not None:
+        message.previous_value, message.has_previous = previous.value, True
+    return message
+
+
+def indicator_report_proto(
+    query: handlers.IndicatorQuery, results: Sequence[engine.Result], catalogue: Catalogue
+) -> reporting_pb2.IndicatorReport:
+    return reporting_pb2.IndicatorReport(
+        period_start=query.period.start.isoformat(),
+        period_end=query.period.end.isoformat(),
+        province_code=query.province_code,
+        commune_codes=list(query.commune_codes),
+        breakdown=query.breakdown,
+        catalogue_version=catalogue.version,
+        values=[
+            _value(result.indicator_id, value, result.previous_of(value.group))
+            for result in results
+            for value in result.values
+        ],
+    )
+
+
+def plan_summary(plan: plans.Plan) -> reporting_pb2.PlanSummary:
+    return reporting_pb2.PlanSummary(
+        plan_id=plan.plan_id,
+        title_vi=plan.title_vi,
+        title_en=plan.title_en,
+        province_code=plan.province_code,
+        commune_codes=list(plan.commune_codes),
+        period_start=plan.period.start.isoformat(),
+        period_end=plan.period.end.isoformat(),
+        targets=len(plan.targets),
+        source=plan.source,
+    )
+
+
+def plan_progress_proto(
+    plan: plans.Plan, as_of: date, progress: Sequence[plans.Progress]
+) -> reporting_pb2.PlanProgress:
+    def target(p: plans.Progress) -> reporting_pb2.TargetProgress:
+        message = reporting_pb2.TargetProgress(
+            target_id=p.target.target_id,
+            indicator_id=p.target.indicator_id,
+            label_vi=p.target.label_vi,
+            label_en=p.target.label_en,
+            comparison=p.target.comparison,
+            target=p.previous
+            if p.target.comparison == "below_previous_year" and p.previous is not None
+            else p.target.value,
+            status=p.status,
+            measure=p.measure,
+        )
+        if p.actual is not None:
+            message.actual, message.has_actual = p.actual, True
+        if p.share_reached is not None:
+            message.share_reached = p.share_reached
+        if p.expected_share is not None:
+            message.expected_share = p.expected_share
+        return message
+
+    return reporting_pb2.PlanProgress(
+        plan=plan_summary(plan), as_of=as_of.isoformat(), targets=[target(p) for p in progress]
+    )
+
+
+def as_of_date(value: str) -> date:
+    return parse_date(value, field="as_of") if value else today_in_vietnam()
+
+
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     def __init__(
         self,
@@ -139,8 +270,12 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
         sessions: async_sessionmaker[AsyncSession],
         sources: Sequence[Source],
         broker_view: Callable[[Source], Awaitable[handlers.BrokerView]],
+        catalogue: Catalogue,
+        plans: Mapping[str, plans.Plan],
     ) -> None:
         self._sessions = sessions
+        self._catalogue = catalogue
+        self._plans = plans
         self._sources = sources
         self._broker_view = broker_view
 
@@ -178,3 +313,35 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 for d, t, n, p in counts
             ],
         )
+
+    async def ListIndicators(
+        self, request: reporting_pb2.ListIndicatorsRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.IndicatorCatalogue:
+        return catalogue_proto(self._catalogue)
+
+    async def GetIndicators(
+        self, request: reporting_pb2.IndicatorsRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.IndicatorReport:
+        query = indicator_query(request, self._catalogue)
+        results = await handlers.indicator_report(self._sessions, query)
+        return indicator_report_proto(query, results, self._catalogue)
+
+    async def ListPlans(
+        self, request: reporting_pb2.ListPlansRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.PlanList:
+        return reporting_pb2.PlanList(plans=[plan_summary(p) for p in self._plans.values()])
+
+    async def GetPlanProgress(
+        self, request: reporting_pb2.PlanProgressRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.PlanProgress:
+        plan = self._plans.get(request.plan_id)
+        if plan is None:
+            known = ", ".join(sorted(self._plans))
+            raise NotFound(
+                "plan.not_found",
+                f"Không có kế hoạch {request.plan_id!r}; các kế hoạch: {known}.",
+                f"No plan {request.plan_id!r}; the plans are: {known}.",
+            )
+        as_of = as_of_date(request.as_of)
+        progress = await handlers.plan_progress(self._sessions, self._catalogue, plan, as_of)
+        return plan_progress_proto(plan, as_of, progress)

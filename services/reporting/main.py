@@ -61,7 +61,13 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
             dead = 0
         return handlers.BrokerView(pending=pending, dead_lettered=dead)
 
-    servicer = ReportingServicer(sessions=infra.sessions, sources=SOURCES, broker_view=broker_view)
+    servicer = ReportingServicer(
+        sessions=infra.sessions,
+        sources=SOURCES,
+        broker_view=broker_view,
+        catalogue=settings.indicators(),
+        plans=settings.plans(),
+    )
     return ServicePlan(
         infra=infra,
         migrations=MIGRATIONS,

@@ -7,7 +7,7 @@ per table per consumer batch) and idempotent, so a replay of the streams rebuild
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
@@ -192,30 +192,50 @@ async def add_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
         await session.execute(insert_ignoring_duplicates(STEPS, session.bind.dialect.name), rows)
 
 
+def _step(row) -> Step:
+    return Step(
+        event_id=row.event_id,
+        event_type=row.event_type,
+        department=row.department,
+        agency=row.agency,
+        occurred_on=row.occurred_on,
+        recorded_at=_utc(row.recorded_at),
+        pseudonym=row.pseudonym,
+        commune_code=row.commune_code,
+        province_code=row.province_code,
+        sex=row.sex,
+        age_band=row.age_band,
+        record_id=row.record_id,
+        codes=tuple(row.codes.items()),
+    )
+
+
 async def person_steps(session: AsyncSession, pseudonym: str) -> list[Step]:
     """A person's acts in the order they happened; acts of one day in the order they were recorded."""
     c = STEPS.c
     result = await session.execute(
         select(STEPS).where(c.pseudonym == pseudonym).order_by(c.occurred_on, c.recorded_at, c.event_id)
     )
-    return [
-        Step(
-            event_id=row.event_id,
-            event_type=row.event_type,
-            department=row.department,
-            agency=row.agency,
-            occurred_on=row.occurred_on,
-            recorded_at=_utc(row.recorded_at),
-            pseudonym=row.pseudonym,
-            commune_code=row.commune_code,
-            province_code=row.province_code,
-            sex=row.sex,
-            age_band=row.age_band,
-            record_id=row.record_id,
-            codes=tuple(row.codes.items()),
-        )
-        for row in result
-    ]
+    return [_step(row) for row in result]
+
+
+async def unit_steps(
+    session: AsyncSession,
+    event_types: Sequence[str],
+    *,
+    until: date,
+    commune_codes: Sequence[str] = (),
+    province_code: str = "",
+) -> list[Step]:
+    """The acts of these types in a unit up to a date: what the indicator engine counts from."""
+    c = STEPS.c
+    filters = [c.event_type.in_(list(event_types)), c.occurred_on <= until]
+    if commune_codes:
+        filters.append(c.commune_code.in_(list(commune_codes)))
+    if province_code:
+        filters.append(c.province_code == province_code)
+    result = await session.execute(select(STEPS).where(*filters))
+    return [_step(row) for row in result]
 
 
 async def activity_counts(
