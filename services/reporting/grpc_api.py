@@ -16,7 +16,7 @@ from lienthong import units
 from lienthong.dates import parse_date, today_in_vietnam
 from lienthong.errors import InvalidInput, NotFound
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from services.reporting import handlers
+from services.reporting import exports, handlers, tables
 from services.reporting.domain import ManagementReport, Period, ReportRow
 from services.reporting.indicators import engine, plans
 from services.reporting.indicators.catalogue import Catalogue
@@ -259,6 +259,11 @@ def plan_progress_proto(
     )
 
 
+def _stem(name: str, period: Period, province_code: str, commune_codes: Sequence[str]) -> str:
+    unit = "-".join(commune_codes[:3]) if commune_codes else (province_code or "toan-quoc")
+    return f"{name}_{period.start.isoformat()}_{period.end.isoformat()}_{unit}"
+
+
 def as_of_date(value: str) -> date:
     return parse_date(value, field="as_of") if value else today_in_vietnam()
 
@@ -314,6 +319,17 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
             ],
         )
 
+    def _plan(self, plan_id: str) -> plans.Plan:
+        plan = self._plans.get(plan_id)
+        if plan is None:
+            known = ", ".join(sorted(self._plans))
+            raise NotFound(
+                "plan.not_found",
+                f"Không có kế hoạch {plan_id!r}; các kế hoạch: {known}.",
+                f"No plan {plan_id!r}; the plans are: {known}.",
+            )
+        return plan
+
     async def ListIndicators(
         self, request: reporting_pb2.ListIndicatorsRequest, context: grpc.aio.ServicerContext
     ) -> reporting_pb2.IndicatorCatalogue:
@@ -334,14 +350,48 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     async def GetPlanProgress(
         self, request: reporting_pb2.PlanProgressRequest, context: grpc.aio.ServicerContext
     ) -> reporting_pb2.PlanProgress:
-        plan = self._plans.get(request.plan_id)
-        if plan is None:
-            known = ", ".join(sorted(self._plans))
-            raise NotFound(
-                "plan.not_found",
-                f"Không có kế hoạch {request.plan_id!r}; các kế hoạch: {known}.",
-                f"No plan {request.plan_id!r}; the plans are: {known}.",
-            )
+        plan = self._plan(request.plan_id)
         as_of = as_of_date(request.as_of)
         progress = await handlers.plan_progress(self._sessions, self._catalogue, plan, as_of)
         return plan_progress_proto(plan, as_of, progress)
+
+    async def ExportReport(
+        self, request: reporting_pb2.ExportRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.ExportedFile:
+        format_, language = exports.check_format(request.format, request.language)
+        table, stem = await self._table(request)
+        exported = exports.export(table, format_, language, stem=stem)
+        return reporting_pb2.ExportedFile(
+            filename=exported.filename, content_type=exported.content_type, content=exported.content
+        )
+
+    async def _table(self, request: reporting_pb2.ExportRequest) -> tuple[tables.Table, str]:
+        which = request.WhichOneof("report")
+        if which == "management":
+            query = report_query(request.management)
+            report = await handlers.management_report(self._sessions, query)
+            table = tables.management_table(report, query.province_code, query.commune_codes)
+            return table, _stem("quan-ly", query.period, query.province_code, query.commune_codes)
+        if which == "indicators":
+            query = indicator_query(request.indicators, self._catalogue)
+            results = await handlers.indicator_report(self._sessions, query)
+            table = tables.indicators_table(
+                self._catalogue,
+                results,
+                period=query.period,
+                province_code=query.province_code,
+                commune_codes=query.commune_codes,
+                breakdown=query.breakdown,
+                compared=query.compare_previous_year,
+            )
+            return table, _stem("chi-tieu", query.period, query.province_code, query.commune_codes)
+        if which == "plan":
+            plan = self._plan(request.plan.plan_id)
+            as_of = as_of_date(request.plan.as_of)
+            progress = await handlers.plan_progress(self._sessions, self._catalogue, plan, as_of)
+            return tables.plan_table(plan, as_of, progress), f"ke-hoach_{plan.plan_id}_{as_of.isoformat()}"
+        raise InvalidInput(
+            "export.report",
+            "Chọn báo cáo cần xuất: management, indicators hoặc plan.",
+            "Choose the report to export: management, indicators or plan.",
+        )

@@ -6,6 +6,7 @@ file of its own from a plan folder, and asks reporting over a real gRPC channel.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import grpc
@@ -302,3 +303,54 @@ def test_a_wrong_plan_file_stops_reporting_at_start(tmp_path: Path):
     assert "typo.toml: target[1] 'dossiers': indicator 'dossiers_opend' is not in the catalogue" in str(
         refused.value
     )
+
+
+async def test_exports_of_each_report_over_grpc(served):
+    from openpyxl import load_workbook
+
+    js, stub = served
+    await caught_up(stub, await publish_year(js))
+    indicators = await stub.ExportReport(
+        reporting_pb2.ExportRequest(
+            format="xlsx",
+            indicators=reporting_pb2.IndicatorsRequest(
+                period_start="2025-01-01",
+                period_end="2025-12-31",
+                province_code="01",
+                indicator_ids=["completers_in_aftercare_share"],
+                breakdown="commune",
+            ),
+        )
+    )
+    assert indicators.filename == "chi-tieu_2025-01-01_2025-12-31_01.xlsx"
+    rows = [[c.value for c in r] for r in load_workbook(io.BytesIO(indicators.content)).active.iter_rows()]
+    body = {r[1]: r[2:5] for r in rows[4:] if r[1]}  # the note row has one cell
+    assert body == {"Tổng": [2, 3, 66.7], "Phường Hoàn Kiếm": [1, 2, 50.0], "Phường Ba Đình": [1, 1, 100.0]}
+
+    plan = await stub.ExportReport(
+        reporting_pb2.ExportRequest(
+            format="csv",
+            language="en",
+            plan=reporting_pb2.PlanProgressRequest(plan_id="hoan-kiem-2025", as_of="2025-06-30"),
+        )
+    )
+    text = plan.content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("Target,Comparison,Target value,Actual")
+    assert "4 dossiers,At least,4,2,50.0," in text and "On track" in text
+
+    page = await stub.ExportReport(
+        reporting_pb2.ExportRequest(
+            format="html",
+            management=reporting_pb2.ManagementReportRequest(
+                period_start="2025-01-01", period_end="2025-12-31"
+            ),
+        )
+    )
+    assert page.content_type.startswith("text/html") and "Người bị quản lý" in page.content.decode()
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ExportReport(
+            reporting_pb2.ExportRequest(format="xlsx"), metadata=(("accept-language", "en"),)
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Choose the report to export" in refused.value.details()
