@@ -42,6 +42,14 @@ def caller_language(context: grpc.aio.ServicerContext) -> str:
     return "vi"
 
 
+def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
+    """One text metadata value of the call ("" when absent)."""
+    for name, value in context.invocation_metadata() or ():
+        if name == key and isinstance(value, str):
+            return value
+    return ""
+
+
 async def abort_with(context: grpc.aio.ServicerContext, error: DomainError) -> None:
     context.set_trailing_metadata(
         (

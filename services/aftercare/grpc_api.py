@@ -9,6 +9,7 @@ import grpc
 
 from lienthong.dates import parse_date
 from lienthong.errors import InvalidInput, PermissionDenied
+from lienthong.grpcserver import metadata_value
 from lienthong.text import clean_text
 from lienthong_contracts.aftercare.v1 import aftercare_pb2, aftercare_pb2_grpc
 from services.aftercare.handlers import Aftercare
@@ -27,13 +28,6 @@ def _case_id(value: str) -> str:
             f"case_id must be a UUID issued by the system (got {value[:60]!r}).",
         )
     return value
-
-
-def _metadata(context: grpc.aio.ServicerContext, key: str) -> str:
-    for name, value in context.invocation_metadata() or ():
-        if name == key and isinstance(value, str):
-            return value
-    return ""
 
 
 def _iso(day) -> str:
@@ -145,8 +139,8 @@ class AftercareServicer(aftercare_pb2_grpc.AftercareServiceServicer):
         )
 
     async def GetContactDetails(self, request, context):
-        officer = _metadata(context, "x-officer-id")
-        purpose = _metadata(context, "x-purpose")
+        officer = metadata_value(context, "x-officer-id")
+        purpose = metadata_value(context, "x-purpose")
         if not officer or not purpose:
             raise PermissionDenied(
                 "read.unidentified",
@@ -168,8 +162,8 @@ class AftercareServicer(aftercare_pb2_grpc.AftercareServiceServicer):
         )
 
     async def GetCase(self, request, context):
-        officer = _metadata(context, "x-officer-id")
-        purpose = _metadata(context, "x-purpose")
+        officer = metadata_value(context, "x-officer-id")
+        purpose = metadata_value(context, "x-purpose")
         if not officer or not purpose:
             raise PermissionDenied(
                 "read.unidentified",

@@ -10,6 +10,7 @@ import grpc
 from lienthong.cccd import Sex
 from lienthong.dates import parse_date
 from lienthong.errors import InvalidInput, PermissionDenied
+from lienthong.grpcserver import metadata_value
 from lienthong.text import clean_text
 from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.health.v1 import health_pb2, health_pb2_grpc
@@ -66,13 +67,6 @@ def _person(request_person: health_pb2.PersonDetails, present: bool) -> PersonDe
         sex=_SEX_IN[request_person.sex],
         commune_code=request_person.commune_code,
     )
-
-
-def _metadata(context: grpc.aio.ServicerContext, key: str) -> str:
-    for name, value in context.invocation_metadata() or ():
-        if name == key and isinstance(value, str):
-            return value
-    return ""
 
 
 def _iso(day) -> str:
@@ -196,8 +190,8 @@ class HealthServicer(health_pb2_grpc.HealthServiceServicer):
         return health_pb2.DetectDropoutsResponse(episode_ids=[e.episode_id for e in dropped])
 
     async def GetPersonHealth(self, request, context):
-        officer = _metadata(context, "x-officer-id")
-        purpose = _metadata(context, "x-purpose")
+        officer = metadata_value(context, "x-officer-id")
+        purpose = metadata_value(context, "x-purpose")
         if not officer or not purpose:
             raise PermissionDenied(
                 "read.unidentified",

@@ -11,6 +11,7 @@ import grpc
 from lienthong.cccd import Sex
 from lienthong.dates import parse_date
 from lienthong.errors import InvalidInput, PermissionDenied
+from lienthong.grpcserver import metadata_value
 from lienthong.text import clean_text
 from lienthong.units import commune
 from lienthong_contracts.events.v1 import common_pb2
@@ -60,13 +61,6 @@ def _sex(value: int) -> Sex:
             "sex.required", "Phải chọn giới tính nam hoặc nữ.", "Sex must be SEX_MALE or SEX_FEMALE."
         )
     return _SEX_IN[value]
-
-
-def _metadata(context: grpc.aio.ServicerContext, key: str) -> str:
-    for name, value in context.invocation_metadata() or ():
-        if name == key and isinstance(value, str):
-            return value
-    return ""
 
 
 def _iso(day) -> str:
@@ -246,7 +240,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     async def FindPersonByPseudonym(self, request, context):
         officer, purpose = _reader(context)
-        department = _metadata(context, "x-department")
+        department = metadata_value(context, "x-department")
         if not department:
             raise PermissionDenied(
                 "read.no_department",
@@ -269,8 +263,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
 
 def _reader(context: grpc.aio.ServicerContext) -> tuple[str, str]:
-    officer = _metadata(context, "x-officer-id")
-    purpose = _metadata(context, "x-purpose")
+    officer = metadata_value(context, "x-officer-id")
+    purpose = metadata_value(context, "x-purpose")
     if not officer or not purpose:
         raise PermissionDenied(
             "read.unidentified",

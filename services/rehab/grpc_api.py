@@ -10,6 +10,7 @@ import grpc
 from lienthong.cccd import Sex
 from lienthong.dates import parse_date
 from lienthong.errors import InvalidInput, PermissionDenied
+from lienthong.grpcserver import metadata_value
 from lienthong.text import clean_text
 from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.rehab.v1 import rehab_pb2, rehab_pb2_grpc
@@ -78,13 +79,6 @@ def _person(request_person: rehab_pb2.PersonDetails, present: bool) -> PersonDet
         sex=_SEX_IN[request_person.sex],
         commune_code=request_person.commune_code,
     )
-
-
-def _metadata(context: grpc.aio.ServicerContext, key: str) -> str:
-    for name, value in context.invocation_metadata() or ():
-        if name == key and isinstance(value, str):
-            return value
-    return ""
 
 
 def _iso(day) -> str:
@@ -237,8 +231,8 @@ class RehabServicer(rehab_pb2_grpc.RehabServiceServicer):
         return rehab_pb2.RecordReturnResponse(planned_end=back.planned_end.isoformat())
 
     async def GetAdmission(self, request, context):
-        officer = _metadata(context, "x-officer-id")
-        purpose = _metadata(context, "x-purpose")
+        officer = metadata_value(context, "x-officer-id")
+        purpose = metadata_value(context, "x-purpose")
         if not officer or not purpose:
             raise PermissionDenied(
                 "read.unidentified",

@@ -7,16 +7,18 @@ the message in the caller's language.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lienthong import units
 from lienthong.dates import parse_date, today_in_vietnam
-from lienthong.errors import InvalidInput, NotFound
+from lienthong.errors import InvalidInput, NotFound, PermissionDenied
+from lienthong.grpcserver import metadata_value
+from lienthong.text import clean_text
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from services.reporting import exports, handlers, tables
+from services.reporting import exports, handlers, signoff, tables
 from services.reporting.domain import ManagementReport, Period, ReportRow
 from services.reporting.indicators import engine, plans
 from services.reporting.indicators.catalogue import Catalogue
@@ -264,6 +266,57 @@ def _stem(name: str, period: Period, province_code: str, commune_codes: Sequence
     return f"{name}_{period.start.isoformat()}_{period.end.isoformat()}_{unit}"
 
 
+def unit_period(
+    request: reporting_pb2.SignOffRequest | reporting_pb2.GetSignedReportRequest,
+) -> handlers.UnitPeriod:
+    period = Period(
+        parse_date(request.period_start, field="period_start"),
+        parse_date(request.period_end, field="period_end"),
+    )
+    if not request.province_code:
+        raise InvalidInput(
+            "province_code.required",
+            "Phải chọn tỉnh/thành phố (province_code) của báo cáo.",
+            "province_code is required: a report is signed for a province or one of its communes.",
+        )
+    units.province_name(request.province_code)
+    if request.commune_code:
+        commune = units.commune(request.commune_code)
+        if commune.province_code != request.province_code:
+            raise InvalidInput(
+                "commune_code.outside_province",
+                f"{commune.name} ({commune.code}) không thuộc tỉnh/thành phố có mã {request.province_code}.",
+                f"Commune {commune.code} is not in province {request.province_code}.",
+            )
+    return handlers.UnitPeriod(period, request.province_code, request.commune_code)
+
+
+def signed_proto(snapshot: signoff.Snapshot) -> reporting_pb2.SignedReport:
+    return reporting_pb2.SignedReport(
+        snapshot_id=snapshot.snapshot_id,
+        signed_by=snapshot.signed_by,
+        signed_at=_moment(snapshot.signed_at),
+        indicators=reporting_pb2.IndicatorReport(
+            period_start=snapshot.period.start.isoformat(),
+            period_end=snapshot.period.end.isoformat(),
+            province_code=snapshot.province_code,
+            commune_codes=[snapshot.commune_code] if snapshot.commune_code else [],
+            catalogue_version=snapshot.catalogue_version,
+            values=[
+                reporting_pb2.IndicatorValue(
+                    indicator_id=v.indicator_id,
+                    group=v.group,
+                    numerator=v.numerator,
+                    denominator=v.denominator or 0,
+                    value=v.value or 0.0,
+                    has_value=v.value is not None,
+                )
+                for v in snapshot.values
+            ],
+        ),
+    )
+
+
 def as_of_date(value: str) -> date:
     return parse_date(value, field="as_of") if value else today_in_vietnam()
 
@@ -394,4 +447,43 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
             "export.report",
             "Chọn báo cáo cần xuất: management, indicators hoặc plan.",
             "Choose the report to export: management, indicators or plan.",
+        )
+
+    async def SignOffReport(
+        self, request: reporting_pb2.SignOffRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.SignedReport:
+        unit = unit_period(request)
+        officer = metadata_value(context, "x-officer-id")
+        if not officer.strip():
+            raise PermissionDenied(
+                "signoff.unidentified",
+                "Phê duyệt báo cáo cần khai báo cán bộ phê duyệt (x-officer-id).",
+                "Signing off a report needs the approving officer (x-officer-id metadata).",
+            )
+        snapshot = await handlers.sign_off(
+            self._sessions,
+            self._catalogue,
+            unit,
+            officer=clean_text(officer, field="x-officer-id", max_length=100),
+            now=datetime.now(UTC),
+        )
+        return signed_proto(snapshot)
+
+    async def GetSignedReport(
+        self, request: reporting_pb2.GetSignedReportRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.SignedReportComparison:
+        snapshot, differences = await handlers.signed_report(
+            self._sessions, self._catalogue, unit_period(request)
+        )
+        return reporting_pb2.SignedReportComparison(
+            snapshot=signed_proto(snapshot),
+            differences=[
+                reporting_pb2.Difference(
+                    indicator_id=d.indicator_id,
+                    group=d.group,
+                    signed_value=d.signed or 0.0,
+                    current_value=d.current or 0.0,
+                )
+                for d in differences
+            ],
         )

@@ -8,7 +8,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.reporting import storage
+from lienthong.errors import AlreadyExists, NotFound
+from lienthong.ids import uuid7
+from services.reporting import signoff, storage
 from services.reporting.domain import ManagementReport, Period, build_report
 from services.reporting.indicators import engine, plans
 from services.reporting.indicators.catalogue import Catalogue, Indicator
@@ -187,3 +189,74 @@ async def plan_progress(
             )
         )
     return result
+
+
+@dataclass(frozen=True)
+class UnitPeriod:
+    period: Period
+    province_code: str
+    commune_code: str = ""  # "" for the whole province
+
+
+async def _totals(
+    sessions: async_sessionmaker[AsyncSession], indicators: Sequence[Indicator], unit: UnitPeriod
+) -> tuple[signoff.SignedValue, ...]:
+    query = IndicatorQuery(
+        period=unit.period,
+        indicators=tuple(indicators),
+        commune_codes=(unit.commune_code,) if unit.commune_code else (),
+        province_code=unit.province_code,
+    )
+    return signoff.values_of(await indicator_report(sessions, query))
+
+
+async def sign_off(
+    sessions: async_sessionmaker[AsyncSession],
+    catalogue: Catalogue,
+    unit: UnitPeriod,
+    *,
+    officer: str,
+    now: datetime,
+) -> signoff.Snapshot:
+    values = await _totals(sessions, list(catalogue.indicators.values()), unit)
+    snapshot = signoff.Snapshot(
+        snapshot_id=uuid7(),
+        period=unit.period,
+        province_code=unit.province_code,
+        commune_code=unit.commune_code,
+        signed_by=officer,
+        signed_at=now,
+        catalogue_version=catalogue.version,
+        values=values,
+    )
+    async with sessions.begin() as session:
+        stored = await storage.add_signoff(session, snapshot)
+    if not stored:
+        async with sessions() as session:
+            earlier = await storage.find_signoff(session, unit.period, unit.province_code, unit.commune_code)
+        who = f"{earlier.signed_by}, {earlier.signed_at:%Y-%m-%d %H:%M} UTC" if earlier else "?"
+        raise AlreadyExists(
+            "signoff.locked",
+            f"Báo cáo của đơn vị cho kỳ này đã được phê duyệt và khoá ({who}).",
+            f"This unit's report for the period was already approved and locked ({who}).",
+        )
+    return snapshot
+
+
+async def signed_report(
+    sessions: async_sessionmaker[AsyncSession], catalogue: Catalogue, unit: UnitPeriod
+) -> tuple[signoff.Snapshot, list[signoff.Difference]]:
+    async with sessions() as session:
+        snapshot = await storage.find_signoff(session, unit.period, unit.province_code, unit.commune_code)
+    if snapshot is None:
+        raise NotFound(
+            "signoff.not_found",
+            "Báo cáo của đơn vị cho kỳ này chưa được phê duyệt.",
+            "This unit's report for the period has not been signed off.",
+        )
+    # The figures the snapshot holds, recomputed now (indicators since removed from the catalogue show
+    # as vanished).
+    signed_ids = list(dict.fromkeys(v.indicator_id for v in snapshot.values))
+    indicators = [catalogue.indicators[i] for i in signed_ids if i in catalogue.indicators]
+    current = await _totals(sessions, indicators, unit)
+    return snapshot, signoff.differences(snapshot.values, current)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     and_,
     bindparam,
     case,
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lienthong import inbox
 from lienthong.db import insert_ignoring_duplicates
 from services.reporting.domain import EXPIRED, Counts, Period, Spell
+from services.reporting.signoff import SignedValue, Snapshot
 from services.reporting.steps import Step
 
 metadata = MetaData()
@@ -101,6 +103,24 @@ STEPS = Table(
     Column("codes", JSON, nullable=False),
     Index("ix_steps_person", "pseudonym", "occurred_on"),
     Index("ix_steps_period_unit", "occurred_on", "province_code", "commune_code"),
+)
+
+# Approved reports. Not derived from events: a rebuild of the read model keeps them.
+SIGNOFFS = Table(
+    "signoffs",
+    metadata,
+    Column("snapshot_id", String(36), primary_key=True),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("province_code", String(2), nullable=False),
+    Column("commune_code", String(5), nullable=False),
+    Column("signed_by", String(100), nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+    Column("catalogue_version", String(40), nullable=False),
+    Column("figures", JSON, nullable=False),
+    UniqueConstraint(
+        "period_start", "period_end", "province_code", "commune_code", name="uq_signoffs_unit_period"
+    ),
 )
 
 INGEST_STATE = Table(
@@ -353,3 +373,48 @@ async def load_spells(session: AsyncSession) -> list[Spell]:
         ).where(_S.decided_on.is_not(None))
     )
     return [Spell(*row) for row in result]
+
+
+async def add_signoff(session: AsyncSession, snapshot: Snapshot) -> bool:
+    """Store the snapshot; False when the unit's period was already signed (it stays as it was)."""
+    statement = insert_ignoring_duplicates(SIGNOFFS, session.bind.dialect.name).values(
+        snapshot_id=snapshot.snapshot_id,
+        period_start=snapshot.period.start,
+        period_end=snapshot.period.end,
+        province_code=snapshot.province_code,
+        commune_code=snapshot.commune_code,
+        signed_by=snapshot.signed_by,
+        signed_at=_utc(snapshot.signed_at),
+        catalogue_version=snapshot.catalogue_version,
+        figures=[[v.indicator_id, v.group, v.numerator, v.denominator, v.value] for v in snapshot.values],
+    )
+    result = await session.execute(statement.returning(SIGNOFFS.c.snapshot_id))
+    return result.first() is not None
+
+
+async def find_signoff(
+    session: AsyncSession, period: Period, province_code: str, commune_code: str
+) -> Snapshot | None:
+    c = SIGNOFFS.c
+    row = (
+        await session.execute(
+            select(SIGNOFFS).where(
+                c.period_start == period.start,
+                c.period_end == period.end,
+                c.province_code == province_code,
+                c.commune_code == commune_code,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Snapshot(
+        snapshot_id=row.snapshot_id,
+        period=Period(row.period_start, row.period_end),
+        province_code=row.province_code,
+        commune_code=row.commune_code,
+        signed_by=row.signed_by,
+        signed_at=_utc(row.signed_at),
+        catalogue_version=row.catalogue_version,
+        values=tuple(SignedValue(*item) for item in row.figures),
+    )

@@ -354,3 +354,77 @@ async def test_exports_of_each_report_over_grpc(served):
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "Choose the report to export" in refused.value.details()
+
+
+async def test_a_signed_off_report_stays_as_signed_and_later_events_show_as_differences(served):
+    js, stub = served
+    sent = await publish_year(js)
+    await caught_up(stub, sent)
+    unit = {
+        "period_start": "2025-01-01",
+        "period_end": "2025-12-31",
+        "province_code": "01",
+        "commune_code": HOAN_KIEM,
+    }
+    officer = (("x-officer-id", "UBND-HK-CT"), ("accept-language", "en"))
+    signed = await stub.SignOffReport(reporting_pb2.SignOffRequest(**unit), metadata=officer)
+    assert signed.signed_by == "UBND-HK-CT" and signed.snapshot_id
+    figures = {(v.indicator_id, v.group): v.value for v in signed.indicators.values}
+    assert figures[("compulsory_dossiers_opened", "")] == 2.0
+
+    same = await stub.GetSignedReport(reporting_pb2.GetSignedReportRequest(**unit))
+    assert same.snapshot.snapshot_id == signed.snapshot_id and list(same.differences) == []
+
+    # A dossier of 2025 recorded after the sign-off: the snapshot keeps 2, the difference says 3.
+    await Department(js, "registry", "police").publish(
+        "registry.compulsory_dossier.opened.v1",
+        registry.CompulsoryDossierChanged(
+            person=ref(10, HOAN_KIEM),
+            dossier_id="d10",
+            ground="no_voluntary_rehab",
+            status="opened",
+            opened_on="2025-11-01",
+            law_version="law_73_2021",
+        ),
+    )
+    await caught_up(stub, sent + 1)
+    later = await stub.GetSignedReport(reporting_pb2.GetSignedReportRequest(**unit))
+    assert {(d.indicator_id, d.group): (d.signed_value, d.current_value) for d in later.differences} == {
+        ("compulsory_dossiers_opened", ""): (2.0, 3.0)
+    }
+    assert {(v.indicator_id, v.group): v.value for v in later.snapshot.indicators.values} == figures
+
+    refusals = [
+        (
+            stub.SignOffReport(reporting_pb2.SignOffRequest(**unit), metadata=officer),
+            grpc.StatusCode.ALREADY_EXISTS,
+            "already approved and locked (UBND-HK-CT",
+        ),
+        (
+            stub.SignOffReport(
+                reporting_pb2.SignOffRequest(**{**unit, "period_end": "2025-06-30"}),
+                metadata=(("accept-language", "en"),),
+            ),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "approving officer",
+        ),
+        (
+            stub.GetSignedReport(
+                reporting_pb2.GetSignedReportRequest(**{**unit, "period_end": "2025-06-30"}), metadata=officer
+            ),
+            grpc.StatusCode.NOT_FOUND,
+            "has not been signed off",
+        ),
+        (
+            stub.SignOffReport(
+                reporting_pb2.SignOffRequest(**{**unit, "commune_code": "26743"}), metadata=officer
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "is not in province 01",
+        ),
+    ]
+    for call, code, text in refusals:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == code
+        assert text in refused.value.details()

@@ -418,3 +418,22 @@ def test_below_previous_year_and_shares_are_not_pro_rated():
         ).status
         == "behind"
     )
+
+
+def test_differences_name_changed_appeared_and_vanished_figures():
+    from services.reporting.signoff import SignedValue, differences
+
+    signed = [
+        SignedValue("a", "", 2, None, 2.0),
+        SignedValue("b", "", 1, 2, 50.0),
+        SignedValue("c", "", 0, 0, None),
+    ]
+    current = [
+        SignedValue("a", "", 2, None, 2.0),
+        SignedValue("b", "", 1, 4, 25.0),
+        SignedValue("d", "", 1, None, 1.0),
+    ]
+    assert [(d.indicator_id, d.signed, d.current) for d in differences(signed, current)] == [
+        ("b", 50.0, 25.0),
+        ("d", None, 1.0),
+    ]
