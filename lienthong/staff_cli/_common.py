@@ -23,6 +23,7 @@ from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.health.v1 import health_pb2_grpc
 from lienthong_contracts.registry.v1 import registry_pb2_grpc
 from lienthong_contracts.rehab.v1 import rehab_pb2_grpc
+from lienthong_contracts.reporting.v1 import reporting_pb2_grpc
 
 # service name → (default port, stub class)
 SERVICES: dict[str, tuple[int, type]] = {
@@ -30,6 +31,7 @@ SERVICES: dict[str, tuple[int, type]] = {
     "health": (50052, health_pb2_grpc.HealthServiceStub),
     "rehab": (50053, rehab_pb2_grpc.RehabServiceStub),
     "aftercare": (50054, aftercare_pb2_grpc.AftercareServiceStub),
+    "reporting": (50055, reporting_pb2_grpc.ReportingServiceStub),
 }
 TIMEOUT_SECONDS = 15.0
 EXIT_REFUSED, EXIT_UNREACHABLE = 1, 2
@@ -132,7 +134,8 @@ def call(
     json_out: bool = False,
     officer: str | None = None,
     purpose: str | None = None,
-    show: Callable[[Any], str] | None = None,
+    show: Callable[[Any], Any] | None = None,
+    quiet: bool = False,
 ) -> Any:
     """Call ``service.method`` at ``target``; on success print ``show(response)`` (or JSON), on a refusal
     print the server's message in ``lang`` and its error code (exit 1), when unreachable a hint (exit 2)."""
@@ -150,8 +153,14 @@ def call(
             raise typer.Exit(EXIT_UNREACHABLE) from None
         _stderr().print(_refusal(error, lang), highlight=False)
         raise typer.Exit(EXIT_REFUSED) from None
+    if quiet:
+        return response
     if json_out or show is None:
         typer.echo(as_json(response))
     else:
-        _stdout().print(f"[green]✓[/] {escape(show(response))}", highlight=False)
+        shown = show(response)
+        if isinstance(shown, str):
+            _stdout().print(f"[green]✓[/] {escape(shown)}", highlight=False)
+        else:  # a table or other rich renderable
+            _stdout().print(shown)
     return response

@@ -78,7 +78,7 @@ async def served(nats_server, database_url, tmp_path: Path):
     try:
         async with RunningService(build_plan(settings)) as service:
             async with grpc.aio.insecure_channel(service.grpc_target) as channel:
-                yield js, reporting_pb2_grpc.ReportingServiceStub(channel)
+                yield js, reporting_pb2_grpc.ReportingServiceStub(channel), service.grpc_target
     finally:
         await connection.close()
 
@@ -195,7 +195,7 @@ def table(report: reporting_pb2.IndicatorReport) -> dict[tuple[str, str], tuple]
 
 
 async def test_indicators_by_commune_with_the_year_before(served):
-    js, stub = served
+    js, stub, _ = served
     await caught_up(stub, await publish_year(js))
     report = await stub.GetIndicators(
         reporting_pb2.IndicatorsRequest(
@@ -228,7 +228,7 @@ async def test_indicators_by_commune_with_the_year_before(served):
 
 
 async def test_plan_progress_for_a_users_own_plan_file(served):
-    js, stub = served
+    js, stub, _ = served
     await caught_up(stub, await publish_year(js))
     listed = await stub.ListPlans(reporting_pb2.ListPlansRequest())
     assert {"ha-noi-110-2023", "hoan-kiem-2025"} <= {p.plan_id for p in listed.plans}
@@ -245,7 +245,7 @@ async def test_plan_progress_for_a_users_own_plan_file(served):
 
 
 async def test_the_catalogue_and_refusals(served):
-    _, stub = served
+    _, stub, _ = served
     catalogue = await stub.ListIndicators(reporting_pb2.ListIndicatorsRequest())
     names = {i.indicator_id: (i.name_vi, i.kind) for i in catalogue.indicators}
     assert names["reach_services_share"][1] == "share" and names["methadone_new"][1] == "count"
@@ -308,7 +308,7 @@ def test_a_wrong_plan_file_stops_reporting_at_start(tmp_path: Path):
 async def test_exports_of_each_report_over_grpc(served):
     from openpyxl import load_workbook
 
-    js, stub = served
+    js, stub, _ = served
     await caught_up(stub, await publish_year(js))
     indicators = await stub.ExportReport(
         reporting_pb2.ExportRequest(
@@ -357,7 +357,7 @@ async def test_exports_of_each_report_over_grpc(served):
 
 
 async def test_a_signed_off_report_stays_as_signed_and_later_events_show_as_differences(served):
-    js, stub = served
+    js, stub, _ = served
     sent = await publish_year(js)
     await caught_up(stub, sent)
     unit = {
