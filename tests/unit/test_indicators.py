@@ -171,7 +171,7 @@ def test_methadone_active_at_end_and_new_with_the_year_before():
     steps = [
         step("health.methadone.enrolled.v1", "2024-03-01", 1, record="ep1"),
         step("health.methadone.enrolled.v1", "2025-02-01", 2, record="ep2"),
-        step("health.methadone.ended.v1", "2025-06-01", 2, record="ep2", reason="dropout"),
+        step("health.methadone.ended.v1", "2025-06-01", 2, record="ep2", reason="dropped_out"),
         step("health.methadone.enrolled.v1", "2025-07-01", 3, record="ep3"),
     ]
     facts = Facts(steps)
@@ -437,3 +437,318 @@ def test_differences_name_changed_appeared_and_vanished_figures():
         ("b", 50.0, 25.0),
         ("d", None, 1.0),
     ]
+
+
+# --- every indicator of the catalogue on one hand-computed year ----------------------------------------------
+
+
+def year_2025() -> list[Step]:
+    """Seven people in Hoàn Kiếm (HK) and Ba Đình (BD), 2023-2026; see the expected values for the sums."""
+    s = step
+    p1 = {"sex": "male", "age_band": "18_to_30"}
+    p2 = {"sex": "female", "age_band": "30_and_over"}
+    return [
+        # P1, HK: detected, managed within 15 days, used again, addicted, dossier, compulsory rehab, aftercare.
+        s(
+            "registry.drug_test.positive_recorded.v1",
+            "2025-01-05",
+            1,
+            record="t1",
+            substance="heroin",
+            during_management="false",
+            **p1,
+        ),
+        # The end is recorded before the decision it ends (late delivery): it still belongs to m1.
+        s("registry.management.ended.v1", "2025-03-12", 1, record="m1", reason="missing", **p1),
+        s("registry.management.decided.v1", "2025-01-20", 1, record="m1", expires_on="2026-01-20", **p1),
+        s(
+            "registry.drug_test.positive_recorded.v1",
+            "2025-03-01",
+            1,
+            record="t2",
+            substance="heroin",
+            during_management="true",
+            **p1,
+        ),
+        s("health.determination.concluded.v1", "2025-03-10", 1, record="d1", result="addicted", **p1),
+        # A corrected end, recorded later, replaces the first one.
+        s("registry.management.ended.v1", "2025-03-10", 1, record="m1", reason="addicted", **p1),
+        s("registry.compulsory_dossier.opened.v1", "2025-04-01", 1, record="cd1", status="opened", **p1),
+        s(
+            "registry.compulsory_dossier.submitted.v1",
+            "2025-04-05",
+            1,
+            record="cd1",
+            status="submitted",
+            **p1,
+        ),
+        s("registry.compulsory_dossier.decided.v1", "2025-05-01", 1, record="cd1", status="granted", **p1),
+        s(
+            "rehab.admission.admitted.v1",
+            "2025-05-10",
+            1,
+            record="a1",
+            kind="compulsory",
+            facility_private="false",
+            **p1,
+        ),
+        s("rehab.training.given.v1", "2025-08-01", 1, record="a1", trade="welding", **p1),
+        s(
+            "rehab.admission.discharged.v1",
+            "2025-11-10",
+            1,
+            record="a1",
+            kind="compulsory",
+            reason="completed",
+            completed="true",
+            **p1,
+        ),
+        s("aftercare.case.placed.v1", "2025-11-20", 1, record="c1", ends_on="2027-11-20", **p1),
+        s("aftercare.support.given.v1", "2025-12-01", 1, record="c1", kind="loan", **p1),
+        # P2: managed in HK until the term ran out; moved to BD, where methadone ended and aftercare ran.
+        s("registry.management.decided.v1", "2024-06-01", 2, record="m2", expires_on="2025-06-01", **p2),
+        s("health.methadone.enrolled.v1", "2024-09-01", 2, record="ep2", **p2),
+        s(
+            "health.methadone.ended.v1",
+            "2025-02-01",
+            2,
+            record="ep2",
+            commune=BA_DINH,
+            reason="completed",
+            **p2,
+        ),
+        s(
+            "aftercare.case.placed.v1",
+            "2025-04-15",
+            2,
+            record="c2",
+            commune=BA_DINH,
+            ends_on="2026-04-15",
+            **p2,
+        ),
+        s(
+            "aftercare.support.given.v1",
+            "2025-05-01",
+            2,
+            record="c2",
+            commune=BA_DINH,
+            kind="counselling",
+            **p2,
+        ),
+        s(
+            "aftercare.relapse.confirmed.v1",
+            "2025-09-01",
+            2,
+            record="c2",
+            commune=BA_DINH,
+            adult="true",
+            **p2,
+        ),
+        # P3, BD, a minor: detected, managed 150 days later, voluntary rehab at the family (ends in 2026).
+        s(
+            "registry.drug_test.positive_recorded.v1",
+            "2025-02-01",
+            3,
+            record="t3",
+            commune=BA_DINH,
+            age_band="16_to_18",
+            substance="cannabis",
+            during_management="false",
+        ),
+        s(
+            "registry.management.decided.v1",
+            "2025-07-01",
+            3,
+            record="m3",
+            commune=BA_DINH,
+            age_band="16_to_18",
+            expires_on="2026-07-01",
+        ),
+        s(
+            "rehab.admission.admitted.v1",
+            "2025-07-10",
+            3,
+            record="a3",
+            commune=BA_DINH,
+            age_band="16_to_18",
+            kind="voluntary_family",
+            facility_private="false",
+        ),
+        s(
+            "rehab.admission.discharged.v1",
+            "2026-01-10",
+            3,
+            record="a3",
+            commune=BA_DINH,
+            age_band="16_to_18",
+            kind="voluntary_family",
+            reason="completed",
+            completed="true",
+        ),
+        # P4, BD: voluntary at a private facility, left; then methadone, dropped out.
+        s(
+            "rehab.admission.admitted.v1",
+            "2025-02-01",
+            4,
+            record="a4",
+            commune=BA_DINH,
+            sex="female",
+            kind="voluntary_facility",
+            facility_private="true",
+        ),
+        s(
+            "rehab.admission.discharged.v1",
+            "2025-05-01",
+            4,
+            record="a4",
+            commune=BA_DINH,
+            sex="female",
+            kind="voluntary_facility",
+            reason="self_terminated",
+            completed="false",
+        ),
+        s("health.methadone.enrolled.v1", "2025-06-01", 4, record="ep4", commune=BA_DINH, sex="female"),
+        s(
+            "health.methadone.ended.v1",
+            "2025-10-01",
+            4,
+            record="ep4",
+            commune=BA_DINH,
+            sex="female",
+            reason="dropped_out",
+        ),
+        # P5, HK: on methadone since 2023, terminated for violation in 2025.
+        s("health.methadone.enrolled.v1", "2023-05-01", 5, record="ep5", age_band="30_and_over"),
+        s(
+            "health.methadone.ended.v1",
+            "2025-08-01",
+            5,
+            record="ep5",
+            age_band="30_and_over",
+            reason="terminated_violation",
+        ),
+        # P6, HK: on methadone from March, still at the end of the year.
+        s("health.methadone.enrolled.v1", "2025-03-01", 6, record="ep6", age_band="30_and_over"),
+        # P7, HK: managed from September, no service reached.
+        s("registry.management.decided.v1", "2025-09-01", 7, record="m7", expires_on="2026-09-01"),
+        # Communes: HK starts a model; BD maintains its model (said twice, one commune).
+        s("aftercare.model.changed.v1", "2025-02-01", None, record="", status="started"),
+        s("aftercare.model.changed.v1", "2025-03-01", None, record="", commune=BA_DINH, status="maintained"),
+        s("aftercare.model.changed.v1", "2025-09-01", None, record="", commune=BA_DINH, status="maintained"),
+    ]
+
+
+# indicator → (numerator, denominator or None) for 2025, whole unit; worked out by hand from year_2025().
+EXPECTED_2025 = {
+    "managed_at_start": (1, None),  # P2
+    "managed_at_end": (2, None),  # P3, P7 (P1 ended, P2 expired)
+    "managed_new": (3, None),  # P1, P3, P7
+    "detected_users": (2, None),  # P1 (two tests), P3
+    "detected_managed_share": (1, 2),  # P1 within 15 days; P3 after 150
+    "reach_services_share": (3, 4),  # P1, P2, P3 of P1, P2, P3, P7
+    "completers": (2, None),  # P1 rehab, P2 methadone
+    "completers_in_aftercare_share": (1, 2),  # P1 after 10 days; P2 after 73
+    "aftercare_relapse_share": (1, 2),  # P2 of P1, P2
+    "aftercare_relapse_12m_cohort": (1, 2),  # P2 relapsed 139 days after placement
+    "compulsory_dossiers_opened": (1, None),
+    "compulsory_dossiers_submitted": (1, None),
+    "compulsory_decisions_granted": (1, None),
+    "compulsory_admitted": (1, None),
+    "voluntary_admitted": (2, None),  # P3 family, P4 facility
+    "voluntary_facility_admitted": (1, None),
+    "private_facility_admitted": (1, None),
+    "voluntary_completed": (0, None),  # P3 completes in 2026
+    "voluntary_completion_share": (0, 1),  # P4 left
+    "methadone_active_at_end": (1, None),  # P6
+    "methadone_new": (2, None),  # P4, P6
+    "methadone_dropouts": (1, None),  # P4
+    "methadone_terminations": (1, None),  # P5
+    "methadone_dropout_share": (1, 4),  # P4 of P2, P4, P5, P6
+    "support_people": (2, None),
+    "support_events": (2, None),
+    "support_loans_training_jobs": (1, None),  # P1's loan; counselling is not one
+    "trained_in_facilities": (1, None),
+    "communes_maintaining_model": (1, None),
+    "communes_starting_model": (1, None),
+    "communes_with_voluntary_rehab": (1, None),  # BD
+}
+
+
+def test_every_indicator_on_a_hand_computed_year():
+    assert set(EXPECTED_2025) == set(CATALOGUE.indicators), (
+        "a new indicator needs its hand-computed value here"
+    )
+    facts, period = Facts(year_2025()), Period(date(2025, 1, 1), date(2025, 12, 31))
+    got = {}
+    for indicator_id, indicator in CATALOGUE.indicators.items():
+        total = compute(indicator, facts, period).total()
+        got[indicator_id] = (total.numerator, total.denominator)
+    assert got == EXPECTED_2025
+
+
+def test_a_person_who_moved_counts_in_each_commune_and_once_in_the_total():
+    facts, period = Facts(year_2025()), Period(date(2025, 1, 1), date(2025, 12, 31))
+    reach = compute(CATALOGUE.get("reach_services_share"), facts, period, breakdown="commune")
+    # P2's management counts in HK where it was decided, her aftercare in BD where she lived by then.
+    assert {v.group: (v.numerator, v.denominator) for v in reach.values} == {
+        "": (3, 4),
+        HOAN_KIEM: (2, 3),  # P1, P2 reached; of P1, P2, P7
+        BA_DINH: (2, 2),  # P2, P3
+    }
+    placed = compute(CATALOGUE.get("completers_in_aftercare_share"), facts, period, breakdown="commune")
+    assert {v.group: (v.numerator, v.denominator) for v in placed.values} == {
+        "": (1, 2),
+        BA_DINH: (0, 1),
+        HOAN_KIEM: (1, 1),
+    }
+    by_kind = compute(CATALOGUE.get("voluntary_admitted"), facts, period, breakdown="kind")
+    assert [(v.group, v.numerator) for v in by_kind.values] == [
+        ("", 2),
+        ("voluntary_facility", 1),
+        ("voluntary_family", 1),
+    ]
+    previous = compute(CATALOGUE.get("managed_at_end"), facts, period, compare_previous_year=True)
+    assert previous.previous_of("").numerator == 1  # P2 on 2024-12-31
+
+
+def test_every_code_value_the_catalogue_filters_on_is_one_a_department_emits():
+    """A misspelt value ("dropout" for "dropped_out") would silently count zero: check against the
+    departments' own closed lists."""
+    from services.aftercare.domain import cases
+    from services.health.domain import determination, methadone
+    from services.registry import dossier_rules
+    from services.rehab.domain import terms
+
+    def values(enum) -> set[str]:
+        return {member.value for member in enum}
+
+    emitted = {
+        ("health.methadone.ended.v1", "reason"): values(methadone.EndReason),
+        ("health.determination.concluded.v1", "result"): {r.value for r in determination.Result},
+        ("rehab.admission.admitted.v1", "kind"): values(terms.Kind),
+        ("rehab.admission.admitted.v1", "facility_private"): {"true", "false"},
+        ("rehab.admission.discharged.v1", "kind"): values(terms.Kind),
+        ("rehab.admission.discharged.v1", "completed"): {"true", "false"},
+        ("rehab.admission.discharged.v1", "reason"): values(terms.DischargeReason),
+        ("registry.drug_test.positive_recorded.v1", "during_management"): {"true", "false"},
+        ("registry.compulsory_dossier.decided.v1", "status"): values(dossier_rules.Status),
+        ("aftercare.support.given.v1", "kind"): set(cases.SUPPORT_KINDS),
+        ("aftercare.model.changed.v1", "status"): {"started", "maintained", "stopped"},
+    }
+    used = set()
+    for indicator in CATALOGUE.indicators.values():
+        for measure in indicator.measures():
+            selectors = [*measure.select, *measure.with_step]
+            if measure.followed_by:
+                selectors += measure.followed_by.select
+            for selector in selectors:
+                for code, wanted in selector.where:
+                    known = emitted.get((selector.event, code))
+                    assert known is not None, (
+                        f"{indicator.indicator_id}: add {selector.event} {code} to this test"
+                    )
+                    assert wanted <= known, (
+                        f"{indicator.indicator_id}: {sorted(wanted - known)} never emitted"
+                    )
+                    used.add((selector.event, code))
+    assert used
