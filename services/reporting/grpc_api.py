@@ -13,10 +13,11 @@ import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lienthong import units
-from lienthong.dates import parse_date
+from lienthong.dates import parse_date, today_in_vietnam
 from lienthong.errors import InvalidInput
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from services.reporting import handlers
+from services.reporting.alerts import api as alerts_api
 from services.reporting.domain import ManagementReport, Period, ReportRow
 from services.reporting.sources import Source
 from services.reporting.steps import PSEUDONYM, Step
@@ -178,3 +179,9 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 for d, t, n, p in counts
             ],
         )
+
+    async def ListAlerts(
+        self, request: reporting_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.AlertList:
+        query = alerts_api.alert_query(request, today=today_in_vietnam())
+        return alerts_api.alert_list(query, await handlers.list_alerts(self._sessions, query))

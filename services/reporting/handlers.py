@@ -9,6 +9,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting import storage
+from services.reporting.alerts import domain as alert_rules
+from services.reporting.alerts import queries as alert_queries
+from services.reporting.alerts import rulebook
+from services.reporting.alerts.model import Alert, AlertQuery, RuleBook
 from services.reporting.domain import ManagementReport, Period, build_report
 from services.reporting.sources import Source
 from services.reporting.steps import Step
@@ -95,3 +99,13 @@ async def activity_counts(
         return await storage.activity_counts(
             session, query.period, commune_codes=query.commune_codes, province_code=query.province_code
         )
+
+
+async def list_alerts(
+    sessions: async_sessionmaker[AsyncSession], query: AlertQuery, book: RuleBook | None = None
+) -> list[Alert]:
+    async with sessions() as session:
+        steps = await alert_queries.steps_for_alerts(
+            session, as_of=query.as_of, province_code=query.province_code, commune_codes=query.commune_codes
+        )
+    return alert_rules.evaluate(steps, book or rulebook.current(), query)
