@@ -145,3 +145,15 @@ def test_a_file_that_is_not_toml_or_cannot_be_read_is_refused_with_its_path(tmp_
         rulebook.load(bad)
     with pytest.raises(rulebook.RuleFileError, match=r"missing\.toml: cannot be read"):
         rulebook.load(tmp_path / "missing.toml")
+
+
+def test_reporting_does_not_start_with_a_bad_rule_file(monkeypatch):
+    from services.reporting import main
+    from services.reporting.settings import ReportingSettings
+
+    def broken():
+        raise rulebook.RuleFileError("rules.toml: rules.determination_overdue.days: must be a whole number")
+
+    monkeypatch.setattr(rulebook, "current", broken)
+    with pytest.raises(rulebook.RuleFileError, match=r"rules\.determination_overdue\.days"):
+        main.build_plan(ReportingSettings(grpc_port=0, metrics_port=0))
