@@ -58,6 +58,7 @@ class Report(StrEnum):
     management = "management"
     indicators = "indicators"
     plan = "plan"
+    alerts = "alerts"
 
 
 def _t(lang: Lang, vi: str, en: str) -> str:
@@ -278,7 +279,7 @@ def plan_progress(
 
 @app.command("export")
 def export(
-    report: Annotated[Report, typer.Argument(help="management, indicators or plan.")],
+    report: Annotated[Report, typer.Argument(help="management, indicators, plan or alerts.")],
     period: PeriodOpt = "",
     province: ProvinceOpt = "",
     commune: CommunesOpt = [],  # noqa: B006
@@ -288,7 +289,7 @@ def export(
     by: Annotated[Breakdown, typer.Option("--by")] = Breakdown.none,
     compare: Annotated[bool, typer.Option("--compare")] = False,
     plan: Annotated[str, typer.Option("--plan", help="Plan id, for the plan report.")] = "",
-    as_of: Annotated[datetime | None, day("--as-of", help="Plan figures up to this day.")] = None,
+    as_of: Annotated[datetime | None, day("--as-of", help="Plan figures / alerts as of this day.")] = None,
     file_format: Annotated[Format, typer.Option("--format")] = Format.xlsx,
     out: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: the server's name, here).")
@@ -298,7 +299,11 @@ def export(
 ) -> None:
     """Write a report as XLSX, CSV or printable HTML (headers in --lang)."""
     request = pb.ExportRequest(format=file_format.value, language=lang.value)
-    if report is Report.plan:
+    if report is Report.alerts:
+        request.alerts.CopyFrom(
+            pb.ListAlertsRequest(as_of=iso(as_of), province_code=province, commune_codes=commune)
+        )
+    elif report is Report.plan:
         if not plan:
             raise typer.BadParameter("give the plan with --plan (see `lienthong report plans`)")
         request.plan.CopyFrom(pb.PlanProgressRequest(plan_id=plan, as_of=iso(as_of)))
@@ -383,3 +388,47 @@ def signed(
 
     request = pb.GetSignedReportRequest(**_unit_period(period, province, commune))
     call("reporting", "GetSignedReport", request, target=target, lang=lang, json_out=json_out, show=show)
+
+
+@app.command("alerts")
+def alerts(
+    province: ProvinceOpt = "",
+    commune: CommunesOpt = [],  # noqa: B006
+    rule: Annotated[list[str], typer.Option("--rule", help="Only this rule; repeat for more.")] = [],  # noqa: B006
+    as_of: Annotated[datetime | None, day("--as-of", help="As of this day (default: today).")] = None,
+    target: Target = TARGET,
+    lang: LangOpt = Lang.vi,
+    json_out: JsonOpt = False,
+) -> None:
+    """Work lists: people falling between departments, by commune, pseudonymous, with whom to contact."""
+
+    def show(response: pb.AlertList) -> Table | str:
+        if not response.alerts:
+            return _t(
+                lang, f"không có cảnh báo đến ngày {response.as_of}", f"no alerts as of {response.as_of}"
+            )
+        table = Table(title=_t(lang, "Danh sách cần xử lý", "Work list") + f" ({response.as_of})")
+        for header in (
+            _t(lang, "xã, phường", "commune"),
+            _t(lang, "quy tắc", "rule"),
+            _t(lang, "bí danh", "pseudonym"),
+            _t(lang, "quá hạn", "overdue"),
+            _t(lang, "liên hệ", "contact"),
+            _t(lang, "nội dung", "what"),
+        ):
+            table.add_column(header)
+        for a in response.alerts:
+            table.add_row(
+                a.commune_name,
+                a.rule,
+                a.pseudonym,
+                str(a.days_overdue),
+                a.owner_department,
+                _t(lang, a.message_vi, a.message_en),
+            )
+        return table
+
+    request = pb.ListAlertsRequest(
+        as_of=iso(as_of), province_code=province, commune_codes=commune, rules=rule
+    )
+    call("reporting", "ListAlerts", request, target=target, lang=lang, json_out=json_out, show=show)

@@ -19,6 +19,7 @@ from lienthong.grpcserver import metadata_value
 from lienthong.text import clean_text
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from services.reporting import exports, handlers, signoff, tables
+from services.reporting.alerts import api as alerts_api
 from services.reporting.domain import ManagementReport, Period, ReportRow
 from services.reporting.indicators import engine, plans
 from services.reporting.indicators.catalogue import Catalogue
@@ -443,10 +444,21 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
             as_of = as_of_date(request.plan.as_of)
             progress = await handlers.plan_progress(self._sessions, self._catalogue, plan, as_of)
             return tables.plan_table(plan, as_of, progress), f"ke-hoach_{plan.plan_id}_{as_of.isoformat()}"
+        if which == "alerts":
+            query = alerts_api.alert_query(request.alerts, today=today_in_vietnam())
+            alerts = await handlers.list_alerts(self._sessions, query)
+            table = tables.alerts_table(
+                alerts,
+                as_of=query.as_of,
+                province_code=query.province_code,
+                commune_codes=query.commune_codes,
+            )
+            unit = "-".join(query.commune_codes[:3]) or query.province_code or "toan-quoc"
+            return table, f"canh-bao_{query.as_of.isoformat()}_{unit}"
         raise InvalidInput(
             "export.report",
-            "Chọn báo cáo cần xuất: management, indicators hoặc plan.",
-            "Choose the report to export: management, indicators or plan.",
+            "Chọn báo cáo cần xuất: management, indicators, plan hoặc alerts.",
+            "Choose the report to export: management, indicators, plan or alerts.",
         )
 
     async def SignOffReport(
@@ -487,3 +499,9 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 for d in differences
             ],
         )
+
+    async def ListAlerts(
+        self, request: reporting_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> reporting_pb2.AlertList:
+        query = alerts_api.alert_query(request, today=today_in_vietnam())
+        return alerts_api.alert_list(query, await handlers.list_alerts(self._sessions, query))

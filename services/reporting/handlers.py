@@ -11,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lienthong.errors import AlreadyExists, NotFound
 from lienthong.ids import uuid7
 from services.reporting import signoff, storage
+from services.reporting.alerts import domain as alert_rules
+from services.reporting.alerts import queries as alert_queries
+from services.reporting.alerts import rulebook
+from services.reporting.alerts.model import Alert, AlertQuery, RuleBook
 from services.reporting.domain import ManagementReport, Period, build_report
 from services.reporting.indicators import engine, plans
 from services.reporting.indicators.catalogue import Catalogue, Indicator
@@ -260,3 +264,13 @@ async def signed_report(
     indicators = [catalogue.indicators[i] for i in signed_ids if i in catalogue.indicators]
     current = await _totals(sessions, indicators, unit)
     return snapshot, signoff.differences(snapshot.values, current)
+
+
+async def list_alerts(
+    sessions: async_sessionmaker[AsyncSession], query: AlertQuery, book: RuleBook | None = None
+) -> list[Alert]:
+    async with sessions() as session:
+        steps = await alert_queries.steps_for_alerts(
+            session, as_of=query.as_of, province_code=query.province_code, commune_codes=query.commune_codes
+        )
+    return alert_rules.evaluate(steps, book or rulebook.current(), query)

@@ -14,6 +14,7 @@ from lienthong.deadletter import DeadLetters
 from lienthong.metrics import ConsumerMetrics
 from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, serve
 from services.reporting import consumer, handlers
+from services.reporting.alerts import rulebook
 from services.reporting.grpc_api import SERVICE_NAME, ReportingServicer
 from services.reporting.settings import ReportingSettings
 from services.reporting.sources import DEAD_LETTER_NAME, SOURCES, Source
@@ -22,6 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def build_plan(settings: ReportingSettings) -> ServicePlan:
+    rulebook.current()  # a bad alerts/rules.toml stops the start, naming the place
     infra = Infrastructure.create(settings)
     dead_letters = DeadLetters(infra.broker, DEAD_LETTER_NAME)
     metrics = ConsumerMetrics.create(infra.registry)

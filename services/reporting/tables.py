@@ -250,3 +250,52 @@ def plan_table(plan: plans.Plan, as_of: date, progress: Sequence[plans.Progress]
             f"Plan period {period_text(plan.period).en}; measured {period_text(span).en}.",
         ),
     )
+
+
+OWNERS = {
+    "registry": Text("Công an (quản lý người sử dụng ma túy)", "Police (registry)"),
+    "health": Text("Y tế", "Health"),
+    "rehab": Text("Cơ sở cai nghiện", "Rehab"),
+    "aftercare": Text("UBND xã, phường (quản lý sau cai)", "Commune (aftercare)"),
+}
+
+
+def alerts_table(alerts: Sequence, *, as_of: date, province_code: str, commune_codes: Sequence[str]) -> Table:
+    """Work lists: one row per person and rule, pseudonymous, with whom to contact."""
+    columns = (
+        Column("Xã, phường", "Commune"),
+        Column("Quy tắc", "Rule"),
+        Column("Bí danh", "Pseudonym"),
+        Column("Từ ngày", "Since"),
+        Column("Hạn", "Due"),
+        Column("Quá hạn (ngày)", "Days overdue", True),
+        Column("Cơ quan liên hệ", "Contact"),
+        Column("Nội dung", "What"),
+        Column("Luật áp dụng", "Law"),
+    )
+    rows = [
+        (
+            a.commune_name,
+            a.rule,
+            a.pseudonym,
+            a.since.isoformat(),
+            a.due.isoformat(),
+            a.days_overdue,
+            OWNERS.get(a.owner_department, Text(a.owner_department, a.owner_department)),
+            Text(a.message_vi, a.message_en),
+            a.law_version,
+        )
+        for a in alerts
+    ]
+    unit = unit_text(province_code, commune_codes)
+    return Table(
+        "alerts",
+        Text("Danh sách cần xử lý", "Work list"),
+        Text(f"{unit.vi}; đến ngày {as_of:%d/%m/%Y}", f"{unit.en}; as of {as_of.isoformat()}"),
+        columns,
+        rows,
+        Text(
+            "Chỉ có bí danh; tra cứu người cụ thể qua cơ quan quản lý hồ sơ (có ghi nhật ký).",
+            "Pseudonyms only; the owning department looks the person up (every read is recorded).",
+        ),
+    )

@@ -85,3 +85,28 @@ async def test_bad_periods_and_an_unreachable_service_are_answered_clearly():
     assert "is not a period" in output
     output = await lienthong("report", "plans", "--target", "127.0.0.1:1", code=2)
     assert "cannot reach reporting at 127.0.0.1:1" in output
+
+
+async def test_alerts_as_a_table_and_as_an_export(served, tmp_path):
+    js, stub, target = served
+    await caught_up(stub, await publish_year(js))
+    # P2 completed methadone on 2025-05-01 and was never placed: aftercare is to act.
+    listed = await lienthong("report", "alerts", "--as-of", "2025-06-30", "--lang", "en", "--target", target)
+    assert "completer_without_aftercare" in listed and "Phường Hoàn Kiếm" in listed and "aftercare" in listed
+    out = tmp_path / "alerts.csv"
+    await lienthong(
+        "report",
+        "export",
+        "alerts",
+        "--as-of",
+        "2025-06-30",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        "--target",
+        target,
+    )
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert rows[0][:3] == ["Xã, phường", "Quy tắc", "Bí danh"]
+    assert any(r[1] == "completer_without_aftercare" and r[2].startswith("1:") for r in rows[1:])

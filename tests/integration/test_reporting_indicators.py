@@ -164,7 +164,7 @@ async def publish_year(js) -> int:
         await health_dept.publish(
             "health.methadone.ended.v1",
             health.MethadoneEnded(
-                person=ref(7, HOAN_KIEM), episode_id="ep7", ended_on="2024-06-01", reason="dropout"
+                person=ref(7, HOAN_KIEM), episode_id="ep7", ended_on="2024-06-01", reason="dropped_out"
             ),
         ),
         await health_dept.publish(
