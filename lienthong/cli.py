@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lienthong import audit_cli
 from lienthong.localrun import SERVICES, LocalRunError, LocalSystem, ServiceFailed
 from lienthong.staff_cli import add_staff_commands
 
@@ -32,7 +33,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-add_staff_commands(app)  # lienthong registry|health|rehab|aftercare …: commands for department staff
+add_staff_commands(app)  # lienthong registry|health|rehab|aftercare|report …: commands for department staff
+app.add_typer(audit_cli.app, name="audit")  # lienthong audit verify|query: the read log, for operators
 
 DEMO_DIR = Path(".lienthong") / "demo"
 UP_DIR = Path(".lienthong") / "local"

@@ -8,7 +8,9 @@ INVALID_ARGUMENT, not an INTERNAL error.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from lienthong.errors import DomainError, ErrorKind
+from lienthong.ids import uuid7
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,17 @@ def caller_language(context: grpc.aio.ServicerContext) -> str:
         if key == "accept-language" and isinstance(value, str):
             return "en" if value.lower().startswith("en") else "vi"
     return "vi"
+
+
+# The id of the call being served: the caller's x-request-id when it is a plain token, else a new one.
+# Audit records carry it so one request can be followed across departments.
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("lienthong_request_id", default="")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
+
+
+def request_id_of(context: grpc.aio.ServicerContext) -> str:
+    given = metadata_value(context, "x-request-id")
+    return given if _REQUEST_ID.fullmatch(given) else uuid7()
 
 
 def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
@@ -100,6 +114,7 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
+            REQUEST_ID.set(request_id_of(context))  # each call runs in its own task: no reset needed
             try:
                 if request is _UNDECODABLE:
                     raise _undecodable(method)

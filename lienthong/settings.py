@@ -87,3 +87,30 @@ class PseudonymSettings(BaseSettings):
 
     def pseudonym_key_bytes(self) -> bytes:
         return bytes.fromhex(self.pseudonym_key.get_secret_value())
+
+
+# A fixed demo key so the local run works out of the box; production sets LIENTHONG_AUDIT_KEY.
+DEMO_AUDIT_KEY = "6c69656e74686f6e672d64656d6f2d61756469742d6b65792d6e6f742d666f722d70726f64756374696f6e21"
+
+
+class AuditSettings(BaseSettings):
+    """Settings of a department service that records reads of personal data."""
+
+    model_config = _CONFIG
+
+    # The HMAC key of the audit chain: kept out of the database so a table writer cannot rebuild the chain.
+    audit_key: SecretStr = SecretStr(DEMO_AUDIT_KEY)
+
+    @field_validator("audit_key")
+    @classmethod
+    def _hex_audit_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = bytes.fromhex(value.get_secret_value())
+        except ValueError:
+            raise ValueError("audit_key must be hexadecimal") from None
+        if len(raw) < 32:
+            raise ValueError("audit_key must hold at least 32 bytes (64 hex digits)")
+        return value
+
+    def audit_key_bytes(self) -> bytes:
+        return bytes.fromhex(self.audit_key.get_secret_value())

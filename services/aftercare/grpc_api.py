@@ -148,7 +148,7 @@ class AftercareServicer(aftercare_pb2_grpc.AftercareServiceServicer):
                 "Reading personal data needs the officer (x-officer-id) and the purpose (x-purpose) metadata.",
             )
         contact = await contact_details(
-            self._aftercare.sessions,
+            self._aftercare.audit_log(),
             self._directory,
             case_id=_case_id(request.case_id),
             officer_id=clean_text(officer, field="x-officer-id", max_length=100),

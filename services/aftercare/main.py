@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from lienthong.audit import AuditLog
 from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer, ConsumerSpec
 from lienthong.dated import Dated
@@ -26,6 +27,7 @@ def build_plan(settings: AftercareSettings) -> ServicePlan:
     laws, operators = Dated(settings.law_versions), Dated(settings.operators)
     aftercare = Aftercare(
         sessions=infra.sessions,
+        audit=AuditLog(infra.sessions, settings.audit_key_bytes(), department="aftercare"),
         operators=operators,
         laws=laws,
         terms=settings.terms(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from lienthong.audit import AuditLog
 from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer, ConsumerSpec
 from lienthong.dated import Dated
@@ -26,6 +27,7 @@ def build_plan(settings: HealthSettings) -> ServicePlan:
     laws = Dated(settings.law_versions)
     health = Health(
         sessions=infra.sessions,
+        audit=AuditLog(infra.sessions, settings.audit_key_bytes(), department="health"),
         pseudonymiser=Pseudonymiser(settings.pseudonym_key_bytes(), settings.pseudonym_key_version),
         agency=settings.agency,
         laws=laws,

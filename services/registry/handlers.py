@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lienthong.audit import AuditLog
 from lienthong.cccd import Sex, validate_citizen_id
 from lienthong.dates import VIETNAM_TIME, today_in_vietnam
 from lienthong.ids import uuid7
@@ -30,6 +31,13 @@ class Registry:
     agency: str
     clock: Callable[[], date] = today_in_vietnam
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Every read of personal data is recorded here before it is returned (set by the composition root).
+    audit: AuditLog | None = field(default=None, kw_only=True)
+
+    def audit_log(self) -> AuditLog:
+        if self.audit is None:
+            raise RuntimeError("this service was built without its audit log")
+        return self.audit
 
     async def _command(self, work: Callable[[AsyncSession], Awaitable[tuple[T, DomainEvent | None]]]) -> T:
         # One retry on a concurrent change of the same person: the second attempt sees the new state.
@@ -139,8 +147,8 @@ class Registry:
         purpose: str,
         caller_department: str | None = None,
     ) -> tuple[domain.Person, list[domain.DrugTest], list[domain.Management]]:
-        """Personal data: the read is recorded first, in the same transaction, or not returned at all."""
-        async with self.sessions.begin() as session:
+        """Personal data: the read is recorded in the audit chain, in the same transaction, or not returned."""
+        async with self.audit_log().transaction() as session:
             if pseudonym is not None:
                 found = await storage.find_person_by_pseudonym(session, pseudonym)
                 if found is None:
@@ -149,13 +157,14 @@ class Registry:
             person = await storage.get_person(session, person_id)
             tests = await storage.tests_of(session, person_id)
             managements = await storage.managements_of(session, person_id)
-            await storage.record_read(
+            await self.audit_log().record(
                 session,
                 officer_id=officer_id,
                 purpose=purpose,
-                person_id=person_id,
+                subject=person.pseudonym,
+                record_id=person_id,
                 fields="citizen_id,full_name,date_of_birth,sex,commune_code,drug_tests,managements",
-                caller_department=caller_department,
+                caller_department=caller_department or "",
             )
         return person, tests, managements
 

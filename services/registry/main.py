@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from lienthong.audit import AuditLog
 from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer, ConsumerSpec
 from lienthong.deadletter import DeadLetters
@@ -25,6 +26,7 @@ def build_plan(settings: RegistrySettings) -> ServicePlan:
     infra = Infrastructure.create(settings)
     registry = Registry(
         sessions=infra.sessions,
+        audit=AuditLog(infra.sessions, settings.audit_key_bytes(), department="registry"),
         pseudonymiser=Pseudonymiser(settings.pseudonym_key_bytes(), settings.pseudonym_key_version),
         agency=settings.agency,
     )

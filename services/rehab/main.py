@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from lienthong.audit import AuditLog
 from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer, ConsumerSpec
 from lienthong.dated import Dated
@@ -27,6 +28,7 @@ def build_plan(settings: RehabSettings) -> ServicePlan:
     operators = Dated(settings.operators)
     rehab = Rehab(
         sessions=infra.sessions,
+        audit=AuditLog(infra.sessions, settings.audit_key_bytes(), department="rehab"),
         pseudonymiser=Pseudonymiser(settings.pseudonym_key_bytes(), settings.pseudonym_key_version),
         operators=operators,
         laws=laws,

@@ -213,8 +213,8 @@ async def one_person_through_every_department(system: LocalSystem):
         )
         with sqlite3.connect(system.data_dir / "registry.db") as db:
             audit = db.execute(
-                "select officer_id, purpose, caller_department from read_audit where person_id = ? "
-                "and caller_department is not null",
+                "select officer_id, purpose, caller_department from audit_log where record_id = ? "
+                "and caller_department != 'registry'",
                 (person.person_id,),
             ).fetchall()
         assert audit == [("UBND-HK-07", "aftercare home visit", "aftercare")]

@@ -226,8 +226,8 @@ async def test_placement_support_relapse_certificate_and_transfer(aftercare):
     record = await stub.GetCase(query, metadata=(("x-officer-id", "CA-HK-3"), ("x-purpose", "aftercare")))
     assert (record.caretaker_name, record.decision_number, record.status) == (CARETAKER, DECISION, "placed")
     assert [(r.suspected_on, r.determined_on) for r in record.relapses] == [("2025-04-01", "2025-04-03")]
-    rows = await aftercare.table(storage.read_audit)
-    assert [(r.officer_id, r.purpose, r.case_id) for r in rows] == [("CA-HK-3", "aftercare", adult_case)]
+    rows = await aftercare.table(storage.tables.audit_log)
+    assert [(r.officer_id, r.purpose, r.record_id) for r in rows] == [("CA-HK-3", "aftercare", adult_case)]
     await stub.IssueCertificate(
         aftercare_pb2.IssueCertificateRequest(case_id=adult_case, issued_on="2026-05-10")
     )

@@ -363,8 +363,8 @@ async def test_reading_a_person_needs_officer_and_purpose_and_is_recorded(health
     )
     assert (record.citizen_id, record.full_name) == (CITIZEN_ID, NAME)
     assert [d.legal_case for d in record.determinations] == ["voluntary"]
-    rows = await health.table(storage.read_audit)
-    assert [(r.officer_id, r.purpose, r.pseudonym) for r in rows] == [
+    rows = await health.table(storage.tables.audit_log)
+    assert [(r.officer_id, r.purpose, r.subject) for r in rows] == [
         ("YT-HK-7", "treatment", requested.pseudonym)
     ]
 

@@ -14,7 +14,7 @@ from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.registry.v1 import events_pb2, registry_pb2, registry_pb2_grpc
 from services.registry.main import build_plan
 from services.registry.settings import RegistrySettings
-from services.registry.storage import read_audit
+from services.registry.storage.tables import audit_log
 from tests.conftest import RunningService, eventually
 
 pytestmark = pytest.mark.integration
@@ -251,10 +251,20 @@ async def test_reading_a_person_needs_officer_and_purpose_and_is_recorded(regist
     )
     assert record.citizen_id == "001199012345" and record.full_name == "Trần Thị Hoà"
     async with service.plan.infra.sessions() as session:
-        rows = (await session.execute(select(read_audit))).all()
-    assert [(r.officer_id, r.purpose, r.person_id) for r in rows] == [
-        ("CA-HK-0042", "verify identity for aftercare", person.person_id)
+        rows = (await session.execute(select(audit_log))).all()
+    assert [
+        (r.officer_id, r.purpose, r.record_id, r.subject, r.department, r.caller_department) for r in rows
+    ] == [
+        (
+            "CA-HK-0042",
+            "verify identity for aftercare",
+            person.person_id,
+            person.pseudonym,
+            "registry",
+            "registry",
+        )
     ]
+    assert rows[0].fields.startswith("citizen_id,full_name") and rows[0].request_id
 
 
 async def test_nfd_names_are_stored_as_nfc(registry):

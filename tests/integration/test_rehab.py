@@ -312,7 +312,7 @@ async def test_reading_an_admission_needs_officer_and_purpose_and_is_recorded(re
         query, metadata=(("x-officer-id", "CA-HK-7"), ("x-purpose", "aftercare"))
     )
     assert (record.citizen_id, record.full_name, record.kind) == (CITIZEN_ID, NAME, "voluntary_community")
-    rows = await rehab.table(storage.read_audit)
+    rows = await rehab.table(storage.tables.audit_log)
     assert [(r.officer_id, r.purpose, r.record_id) for r in rows] == [
         ("CA-HK-7", "aftercare", admitted.admission_id)
     ]

@@ -219,18 +219,18 @@ class Aftercare(Commands):
             await self.outbox(session, [event])
 
     async def read_case(self, *, case_id: str, officer_id: str, purpose: str) -> CaseRecord:
-        """Personal data: the read is recorded first, in the same transaction, or not returned at all."""
-        async with self.sessions.begin() as session:
+        """Personal data: the read is recorded in the audit chain, in the same transaction, or not returned."""
+        async with self.audit_log().transaction() as session:
             case = await storage.get_case(session, case_id)
             person = await storage.get_person(session, case.person_id)
             support = await storage.supports_of(session, case_id)
             relapses = await storage.relapses_of(session, case_id)
-            await storage.record_read(
+            await self.audit_log().record(
                 session,
                 officer_id=officer_id,
                 purpose=purpose,
-                pseudonym=person.pseudonym,
-                case_id=case_id,
+                subject=person.pseudonym,
+                record_id=case_id,
                 fields="decision_number,caretaker_name,caretaker_kind,supports,relapses,commune_code",
             )
         return case, person.pseudonym, support, relapses

@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lienthong.audit import AuditLog
 from lienthong.dated import Dated
 from lienthong.dates import today_in_vietnam
 from lienthong.outbox import add_to_outbox
@@ -31,6 +32,13 @@ class Commands:
     placement_alert_days: int
     clock: Callable[[], date] = today_in_vietnam
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Every read of personal data is recorded here before it is returned (set by the composition root).
+    audit: AuditLog | None = field(default=None, kw_only=True)
+
+    def audit_log(self) -> AuditLog:
+        if self.audit is None:
+            raise RuntimeError("this service was built without its audit log")
+        return self.audit
 
     def act_date(self, day: date, field: str) -> str:
         """Refuse an act no law and no operator covers; return the law version it is judged by."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from lienthong.audit import AuditLog
 from services.aftercare import storage
 from services.aftercare.registry_client import RegistryDirectory
 
@@ -19,7 +18,7 @@ class Contact:
 
 
 async def contact_details(
-    sessions: async_sessionmaker[AsyncSession],
+    audit: AuditLog,
     directory: RegistryDirectory,
     *,
     case_id: str,
@@ -27,15 +26,15 @@ async def contact_details(
     purpose: str,
 ) -> Contact:
     # Aftercare's own record of the read is committed before anyone sees the data, as for every read.
-    async with sessions.begin() as session:
+    async with audit.transaction() as session:
         case = await storage.get_case(session, case_id)
         person = await storage.get_person(session, case.person_id)
-        await storage.record_read(
+        await audit.record(
             session,
             officer_id=officer_id,
             purpose=purpose,
-            pseudonym=person.pseudonym,
-            case_id=case_id,
+            subject=person.pseudonym,
+            record_id=case_id,
             fields="registry:full_name,date_of_birth,commune_code",
         )
     record = await directory.find(person.pseudonym, officer_id=officer_id, purpose=purpose)

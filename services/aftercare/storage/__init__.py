@@ -3,7 +3,7 @@ caretaker's name never leave these tables except through the audited GetCase rea
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,12 +17,11 @@ from services.aftercare.storage.tables import (
     metadata,
     model_changes,
     persons,
-    read_audit,
     relapses,
     supports,
 )
 
-__all__ = ["cases", "metadata", "model_changes", "persons", "read_audit", "relapses", "supports"]
+__all__ = ["cases", "metadata", "model_changes", "persons", "relapses", "supports"]
 
 
 class ConcurrentChange(Exception):
@@ -216,20 +215,5 @@ async def add_model_change(
     await session.execute(
         insert(model_changes).values(
             commune_code=commune_code, province_code=province_code, changed_on=on, status=status
-        )
-    )
-
-
-async def record_read(
-    session: AsyncSession, *, officer_id: str, purpose: str, pseudonym: str, case_id: str, fields: str
-) -> None:
-    await session.execute(
-        insert(read_audit).values(
-            read_at=datetime.now(UTC),
-            officer_id=officer_id,
-            purpose=purpose,
-            pseudonym=pseudonym,
-            case_id=case_id,
-            fields=fields,
         )
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import Column, Date, ForeignKey, Integer, MetaData, String, Table
 
 from lienthong import inbox, outbox
+from lienthong.audit import define_table_v1
 
 metadata = MetaData()
 outbox.define_tables_v1(metadata)
@@ -78,14 +79,4 @@ model_changes = Table(
     Column("status", String(20), nullable=False),
 )
 
-read_audit = Table(
-    "read_audit",
-    metadata,
-    Column("audit_id", Integer, primary_key=True, autoincrement=True),
-    Column("read_at", DateTime(timezone=True), nullable=False),
-    Column("officer_id", String(100), nullable=False),
-    Column("purpose", String(200), nullable=False),
-    Column("pseudonym", String(80), nullable=False, index=True),
-    Column("case_id", String(36), nullable=False),
-    Column("fields", String(500), nullable=False),
-)
+audit_log = define_table_v1(metadata)

@@ -161,18 +161,19 @@ class Health(MethadoneCommands):
     async def read_person_health(
         self, *, pseudonym: str, officer_id: str, purpose: str
     ) -> tuple[Person, list[det.Determination], list[mmt.Episode]]:
-        """Personal data: the read is recorded first, in the same transaction, or not returned at all."""
-        async with self.sessions.begin() as session:
+        """Personal data: the read is recorded in the audit chain, in the same transaction, or not returned."""
+        async with self.audit_log().transaction() as session:
             person = await storage.person_by_pseudonym(session, pseudonym)
             if person is None:
                 raise storage.person_not_found(pseudonym)
             determinations = await storage.determinations_of(session, person.person_id)
             episodes = await episodes_db.episodes_of(session, person.person_id)
-            await storage.record_read(
+            await self.audit_log().record(
                 session,
                 officer_id=officer_id,
                 purpose=purpose,
-                pseudonym=pseudonym,
+                subject=pseudonym,
+                record_id=person.person_id,
                 fields="citizen_id,full_name,date_of_birth,sex,commune_code,determinations,methadone_episodes",
             )
         return person, determinations, episodes

@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lienthong.audit import AuditLog
 from lienthong.cccd import Sex, validate_citizen_id
 from lienthong.dated import Dated
 from lienthong.dates import not_in_future, today_in_vietnam
@@ -46,6 +47,13 @@ class Commands:
     rules: mmt.Rules
     clock: Callable[[], date] = today_in_vietnam
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Every read of personal data is recorded here before it is returned (set by the composition root).
+    audit: AuditLog | None = field(default=None, kw_only=True)
+
+    def audit_log(self) -> AuditLog:
+        if self.audit is None:
+            raise RuntimeError("this service was built without its audit log")
+        return self.audit
 
     async def _command(self, work: Callable[[AsyncSession], Awaitable[tuple[T, Sequence[DomainEvent]]]]) -> T:
         # One retry on a concurrent change of the same person: the second attempt sees the new state.

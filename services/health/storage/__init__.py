@@ -3,8 +3,6 @@ these tables except through the audited GetPersonHealth read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,10 +18,9 @@ from services.health.storage.tables import (
     metadata,
     opioid_tests,
     persons,
-    read_audit,
 )
 
-__all__ = ["breaches", "doses", "episodes", "metadata", "opioid_tests", "read_audit"]
+__all__ = ["breaches", "doses", "episodes", "metadata", "opioid_tests"]
 
 
 class ConcurrentChange(Exception):
@@ -221,15 +218,3 @@ async def determinations_of(session: AsyncSession, person_id: str) -> list[Deter
         .order_by(determinations.c.requested_on)
     )
     return [_determination(r) for r in rows]
-
-
-async def record_read(session: AsyncSession, *, officer_id: str, purpose: str, pseudonym: str, fields: str):
-    await session.execute(
-        insert(read_audit).values(
-            read_at=datetime.now(UTC),
-            officer_id=officer_id,
-            purpose=purpose,
-            pseudonym=pseudonym,
-            fields=fields,
-        )
-    )

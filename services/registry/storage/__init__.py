@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +16,6 @@ from services.registry.storage.tables import (
     managements,
     metadata,
     persons,
-    read_audit,
 )
 from services.registry.storage.workflow import (
     dossiers_of,
@@ -40,7 +37,6 @@ __all__ = [  # the workflow's queries and the tables, re-exported for ``storage.
     "metadata",
     "pending_proposals",
     "proposals_of",
-    "read_audit",
     "save_dossier",
     "save_proposal",
 ]
@@ -205,27 +201,6 @@ async def save_management_end(session: AsyncSession, management: Management) -> 
         update(managements)
         .where(managements.c.management_id == management.management_id)
         .values(ended_on=management.ended_on, end_reason=management.end_reason.value)
-    )
-
-
-async def record_read(
-    session: AsyncSession,
-    *,
-    officer_id: str,
-    purpose: str,
-    person_id: str,
-    fields: str,
-    caller_department: str | None = None,
-) -> None:
-    await session.execute(
-        insert(read_audit).values(
-            read_at=datetime.now(UTC),
-            officer_id=officer_id,
-            purpose=purpose,
-            person_id=person_id,
-            fields=fields,
-            caller_department=caller_department,
-        )
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, MetaData, String, Table
 
 from lienthong import inbox, outbox
+from lienthong.audit import define_table_v1
 
 metadata = MetaData()
 outbox.define_tables_v1(metadata)
@@ -94,15 +95,4 @@ proposals = Table(
     Column("decision_number", String(60), nullable=True),
 )
 
-read_audit = Table(
-    "read_audit",
-    metadata,
-    Column("audit_id", Integer, primary_key=True, autoincrement=True),
-    Column("read_at", DateTime(timezone=True), nullable=False),
-    Column("officer_id", String(100), nullable=False),
-    Column("purpose", String(200), nullable=False),
-    Column("person_id", String(36), nullable=False, index=True),
-    Column("fields", String(500), nullable=False),
-    # The department that asked, when another department read the record (declared until mTLS).
-    Column("caller_department", String(40), nullable=True),
-)
+audit_log = define_table_v1(metadata)

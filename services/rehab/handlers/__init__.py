@@ -225,16 +225,16 @@ class Rehab(ProgressCommands):
     async def read_admission(
         self, *, admission_id: str, officer_id: str, purpose: str
     ) -> tuple[adm.Admission, Person, list[str]]:
-        """Personal data: the read is recorded first, in the same transaction, or not returned at all."""
-        async with self.sessions.begin() as session:
+        """Personal data: the read is recorded in the audit chain, in the same transaction, or not returned."""
+        async with self.audit_log().transaction() as session:
             admission = await admissions_db.get_admission(session, admission_id)
             person = await storage.get_person(session, admission.person_id)
             trades = await admissions_db.trades_of(session, admission_id)
-            await storage.record_read(
+            await self.audit_log().record(
                 session,
                 officer_id=officer_id,
                 purpose=purpose,
-                pseudonym=person.pseudonym,
+                subject=person.pseudonym,
                 record_id=admission_id,
                 fields="citizen_id,full_name,date_of_birth,sex,admission,trades",
             )

@@ -3,8 +3,6 @@ Personal fields never leave these tables except through the audited GetAdmission
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,13 +14,12 @@ from services.rehab.storage.tables import (
     facilities,
     metadata,
     persons,
-    read_audit,
     stage_changes,
     temporary_stays,
     trainings,
 )
 
-__all__ = ["admissions", "metadata", "read_audit", "stage_changes", "temporary_stays", "trainings"]
+__all__ = ["admissions", "metadata", "stage_changes", "temporary_stays", "trainings"]
 
 
 class ConcurrentChange(Exception):
@@ -164,18 +161,3 @@ async def list_facilities(session: AsyncSession, province_code: str | None) -> l
         query = query.where(facilities.c.province_code == province_code)
     rows = await session.execute(query.order_by(facilities.c.facility_code))
     return [(_facility(r), r.occupancy) for r in rows]
-
-
-async def record_read(
-    session: AsyncSession, *, officer_id: str, purpose: str, pseudonym: str, record_id: str, fields: str
-) -> None:
-    await session.execute(
-        insert(read_audit).values(
-            read_at=datetime.now(UTC),
-            officer_id=officer_id,
-            purpose=purpose,
-            pseudonym=pseudonym,
-            record_id=record_id,
-            fields=fields,
-        )
-    )
