@@ -204,14 +204,14 @@ async def _print_activity(console: Console, reporting: str) -> None:
     start, end = activity.ACTIVITY_PERIOD
     console.print()
     try:
-        counts = await activity.activity_counts(reporting, start, end, province_code=activity.DEMO_PROVINCE)
+        counts = await activity.activity_counts(reporting, start, end)  # every province of the demo
     except grpc.aio.AioRpcError as error:
         if error.code() is not grpc.StatusCode.UNIMPLEMENTED:
             message = f"reporting refused GetActivityCounts: {error.code().name}: {error.details()}"
             raise LocalRunError(message) from None
         console.print(f"[yellow]! {activity.UNIMPLEMENTED_NOTICE}[/]", highlight=False)
         return
-    console.print(activity.activity_table(counts, unit=activity.DEMO_PROVINCE_NAME))
+    console.print(activity.activity_table(counts, unit=activity.DEMO_UNIT_NAME))
 
 
 @app.command("demo")

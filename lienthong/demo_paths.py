@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from lienthong import units
 from lienthong.dates import add_months, add_years, age_on, today_in_vietnam
 from lienthong.demo import GIVEN_NAMES, HORIZON, MIDDLE_NAMES, PersonPlan, commune_name
 
@@ -85,7 +86,8 @@ class RehabFacility:
     commune_code: str
 
 
-# Invented facilities in real Hà Nội communes; compulsory rehab only at the public ones (Art. 28).
+# Invented facilities in real communes of the demo's provinces; compulsory rehab only at the public ones
+# (Art. 28), in the person's province.
 REHAB_FACILITIES = (
     RehabFacility(
         code="HN-CS1",
@@ -114,11 +116,26 @@ REHAB_FACILITIES = (
         type="voluntary_only",
         commune_code="10018",  # Xã Xuân Mai
     ),
+    RehabFacility(
+        code="LC-CS",
+        name="Cơ sở cai nghiện ma túy tỉnh Lai Châu",
+        public=True,
+        operator="Công an tỉnh Lai Châu",
+        capacity=300,
+        type="multi_function",
+        commune_code="03390",  # Xã Bình Lư
+    ),
 )
-COMPULSORY_FACILITIES = ("HN-CS1", "HN-CS2")
-VOLUNTARY_FACILITIES = ("HN-CS1", "HN-BM")
-# Licensed to determine addiction (Decree 109/2021).
-HEALTH_FACILITIES = (("BV-TTHN", "Bệnh viện Tâm thần Hà Nội"), ("BV-DKHD", "Bệnh viện Đa khoa Hà Đông"))
+# By the province of the person's commune.
+COMPULSORY_FACILITIES = {"01": ("HN-CS1", "HN-CS2"), "12": ("LC-CS",)}
+VOLUNTARY_FACILITIES = {"01": ("HN-CS1", "HN-BM"), "12": ("LC-CS",)}
+# Licensed to determine addiction (Decree 109/2021): id, name, province.
+HEALTH_FACILITIES = (
+    ("BV-TTHN", "Bệnh viện Tâm thần Hà Nội", "01"),
+    ("BV-DKHD", "Bệnh viện Đa khoa Hà Đông", "01"),
+    ("BV-DKLC", "Bệnh viện Đa khoa tỉnh Lai Châu", "12"),
+)
+
 
 SERVICE_OF = {
     "await_determination": "health",
@@ -143,6 +160,10 @@ SERVICE_OF = {
     "suspect_relapse": "aftercare",
     "confirm_relapse": "aftercare",
 }
+
+
+def province_of(commune_code: str) -> str:
+    return units.commune(commune_code).province_code
 
 
 def law_on(day: date) -> str:
@@ -311,8 +332,10 @@ def _criteria(rng: random.Random, addicted: bool) -> list[str]:
     return sorted(chosen, key=CRITERIA.index)
 
 
-def _determination(rng: random.Random, requested_on: date, addicted: bool, as_of: date) -> list[Step]:
-    facility = rng.choice(HEALTH_FACILITIES)[0]
+def _determination(
+    rng: random.Random, province: str, requested_on: date, addicted: bool, as_of: date
+) -> list[Step]:
+    facility = rng.choice([f for f in HEALTH_FACILITIES if f[2] == province])[0]
     observed = min(_after(rng, requested_on, 0, 3), as_of)
     concluded = min(_after(rng, observed, 0, 2), as_of)
     criteria = _criteria(rng, addicted)
@@ -407,7 +430,7 @@ def _compulsory(
     # A term that ends in time for aftercare before the horizon, if the court's range has one.
     fitting = [m for m in terms if planned_end(m) + timedelta(days=30) <= as_of]
     term = rng.choice(fitting or terms)
-    facility = rng.choice(COMPULSORY_FACILITIES)
+    facility = rng.choice(COMPULSORY_FACILITIES[province_of(person.commune_code)])
     steps = [
         Step("open_dossier", opened, {"ground": "no_voluntary_rehab", "minor": minor}),
         Step("submit_dossier", submitted),
@@ -490,7 +513,11 @@ def _voluntary(
     if admitted > as_of or age_on(person.date_of_birth, admitted) < ADULT_FROM:
         return None  # minors' voluntary rehab (with a guardian) is not part of the demo
     kind = VOLUNTARY_KINDS[nth % len(VOLUNTARY_KINDS)]
-    facility = rng.choice(VOLUNTARY_FACILITIES) if kind == "voluntary_facility" else ""
+    facility = (
+        rng.choice(VOLUNTARY_FACILITIES[province_of(person.commune_code)])
+        if kind == "voluntary_facility"
+        else ""
+    )
     low, high = TERMS[law_on(admitted)]["voluntary"]
     terms = list(range(low, high + 1, 3))
     fitting = [m for m in terms if add_months(admitted, m) + timedelta(days=30) <= as_of]
@@ -542,7 +569,8 @@ class _Planner:
                 continue  # left on health's work list
             before = any(day <= requested_on for day in history.registry_addicted_on)
             addicted = registry_says or before or self.addicted_by_health(i) or rng.random() < 0.5
-            steps = _determination(rng, requested_on, addicted, self.as_of)
+            province = province_of(self.plans[i].commune_code)
+            steps = _determination(rng, province, requested_on, addicted, self.as_of)
             concluded = steps[-1]
             if term.reason in OUT_OF_REACH and term.end() <= concluded.on:
                 continue

@@ -160,7 +160,7 @@ class _Walker:
                 commune_code=f.commune_code,
             )
             await self._setup("rehab", self.rehab.RegisterFacility, request)
-        for facility_id, name in HEALTH_FACILITIES:
+        for facility_id, name, _province in HEALTH_FACILITIES:
             request = hp.RegisterFacilityRequest(facility_id=facility_id, name=name, licensed=True)
             await self._setup("health", self.health.RegisterFacility, request)
 

@@ -15,7 +15,7 @@ from lienthong import demo_paths as paths
 from lienthong.agebands import age_band
 from lienthong.cccd import Sex
 from lienthong.dates import age_on
-from lienthong.demo import HORIZON, PersonPlan, build_scenario
+from lienthong.demo import FIRST_ACT, HORIZON, PersonPlan, build_scenario
 from services.aftercare.domain import cases as aftercare
 from services.aftercare.domain import relapse as aftercare_relapse
 from services.aftercare.domain.common import Person as AftercarePerson
@@ -110,7 +110,7 @@ def test_steps_are_in_order_and_within_the_horizon(seed: int) -> None:
     for walk in scenario(300, seed)[1].people:
         days = [s.on for s in walk.steps]
         assert days == sorted(days), walk
-        assert date(2024, 1, 1) <= days[0] and days[-1] <= HORIZON
+        assert FIRST_ACT <= days[0] and days[-1] <= HORIZON
         assert all(s.act in paths.SERVICE_OF for s in walk.steps)
         for step in walk.steps:
             for value in step.detail.values():
@@ -147,12 +147,20 @@ def test_the_plan_keeps_the_services_settings_and_terms() -> None:
 
 def _facility(f: paths.RehabFacility) -> Facility:
     return Facility(
-        f.code, f.name, f.public, f.operator, f.capacity, parse_type(f.type), f.commune_code, "01"
+        f.code,
+        f.name,
+        f.public,
+        f.operator,
+        f.capacity,
+        parse_type(f.type),
+        f.commune_code,
+        paths.province_of(f.commune_code),
     )
 
 
 FACILITIES = {f.code: _facility(f) for f in paths.REHAB_FACILITIES}
-HEALTH_FACILITY = {code: det.Facility(code, name, True) for code, name in paths.HEALTH_FACILITIES}
+HEALTH_FACILITY = {code: det.Facility(code, name, True) for code, name, _ in paths.HEALTH_FACILITIES}
+HEALTH_PROVINCE = {code: province for code, _, province in paths.HEALTH_FACILITIES}
 
 
 class Replay:
@@ -160,6 +168,7 @@ class Replay:
 
     def __init__(self, walk: paths.PersonPath) -> None:
         self.p = walk.person
+        self.province = paths.province_of(self.p.commune_code)
         self.requests = {day for day, _ in paths.registry_history(self.p).requests}
         self.state: dict = {}
         self.bands: dict[str, str] = {}
@@ -174,10 +183,11 @@ class Replay:
     def await_determination(self, step, on):
         assert on in self.requests, "health opens requests only for tests during management"
         self.state["determination"] = det.Determination(
-            "d", "p", "police_a", on, "law_73_2021", "00070", "01"
+            "d", "p", "police_a", on, "law_73_2021", self.p.commune_code, self.province
         )
 
     def record_criteria(self, step, on):
+        assert HEALTH_PROVINCE[step.detail["facility"]] == self.province, "a facility of their province"
         criteria = det.parse_criteria(step.detail["criteria"])
         self.state["determination"] = det.record_criteria(
             self.state["determination"],
@@ -188,7 +198,7 @@ class Replay:
         )
 
     def conclude_determination(self, step, on):
-        person = HealthPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, "01")
+        person = HealthPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, self.province)
         _, concluded, _ = det.conclude(
             person,
             self.state["determination"],
@@ -201,8 +211,8 @@ class Replay:
 
     def enrol_methadone(self, step, on):
         assert age_on(self.p.date_of_birth, on) >= 18
-        person = HealthPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, "01")
-        candidate = mmt.Episode("e", "p", on, paths.law_on(on), self.p.commune_code, "01")
+        person = HealthPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, self.province)
+        candidate = mmt.Episode("e", "p", on, paths.law_on(on), self.p.commune_code, self.province)
         self.state["health_person"], self.state["episode"], _ = mmt.enrol(
             person, [], candidate, today=HORIZON
         )
@@ -246,6 +256,7 @@ class Replay:
         self.state["dossier"] = dossier_rules.submit(self.state["dossier"], submitted_on=on, today=HORIZON)
 
     def court_decision(self, step, on):
+        assert FACILITIES[step.detail["facility"]].province_code == self.province
         self.state["dossier"] = dossier_rules.decide(
             self.state["dossier"],
             decided_on=on,
@@ -260,7 +271,9 @@ class Replay:
         dossier = self.state["dossier"]
         band = self.band(dossier.decided_on)  # the band the registry's decision event carries
         self.bands["rehab"] = band
-        person = RehabPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, "01", age_band=band)
+        person = RehabPerson(
+            "p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, self.province, age_band=band
+        )
         candidate = adm.Admission(
             "a",
             "p",
@@ -269,7 +282,7 @@ class Replay:
             dossier.term_months,
             dossier.minor or band in ("under_14", "14_to_16", "16_to_18"),
             self.p.commune_code,
-            "01",
+            self.province,
             facility_code=dossier.facility_code,
             dossier_id="x",
             court_decided_on=dossier.decided_on,
@@ -293,8 +306,11 @@ class Replay:
 
     def admit(self, step, on):
         identity = Identity(self.p.citizen_id, self.p.full_name, self.p.date_of_birth)
-        person = RehabPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, "01", identity=identity)
+        person = RehabPerson(
+            "p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, self.province, identity=identity
+        )
         facility = FACILITIES.get(step.detail["facility"])
+        assert facility is None or facility.province_code == self.province
         candidate = adm.Admission(
             "a",
             "p",
@@ -303,7 +319,7 @@ class Replay:
             step.detail["term_months"],
             age_on(self.p.date_of_birth, on) < 18,
             self.p.commune_code,
-            "01",
+            self.province,
             facility_code=step.detail["facility"] or None,
             admitted_on=on,
         )
@@ -351,7 +367,7 @@ class Replay:
             band,
             terms.months(kind, band),
             self.p.commune_code,
-            "01",
+            self.province,
             paths.law_on(completed),
             completed,
         )
@@ -421,7 +437,7 @@ def _managements(person: PersonPlan) -> list[registry.Management]:
                     command.on,
                     registry.add_years(command.on, 1),
                     person.commune_code,
-                    "01",
+                    paths.province_of(person.commune_code),
                 )
             )
         elif command.kind == "end":
@@ -443,7 +459,7 @@ def test_the_registry_events_of_the_phase_are_counted(seed: int) -> None:
             walk.person.date_of_birth,
             Sex(walk.person.sex),
             walk.person.commune_code,
-            "01",
+            paths.province_of(walk.person.commune_code),
             "1:" + "0" * 32,
             walk.person.date_of_birth,
         )
