@@ -195,6 +195,7 @@ async def _load_and_report(
     console.print()
     console.print(demo.report_table(report, compact=console.width < demo.WIDE_TABLE_COLUMNS))
     await _print_activity(console, endpoints["reporting"].grpc)
+    await _print_plans(console, endpoints["reporting"].grpc)
     return 1 if outcome.failed or walked.failed or status.events_dead_lettered else 0
 
 
@@ -206,14 +207,33 @@ async def _print_activity(console: Console, reporting: str) -> None:
     start, end = activity.ACTIVITY_PERIOD
     console.print()
     try:
-        counts = await activity.activity_counts(reporting, start, end, province_code=activity.DEMO_PROVINCE)
+        counts = await activity.activity_counts(reporting, start, end)  # every province of the demo
     except grpc.aio.AioRpcError as error:
         if error.code() is not grpc.StatusCode.UNIMPLEMENTED:
             message = f"reporting refused GetActivityCounts: {error.code().name}: {error.details()}"
             raise LocalRunError(message) from None
         console.print(f"[yellow]! {activity.UNIMPLEMENTED_NOTICE}[/]", highlight=False)
         return
-    console.print(activity.activity_table(counts, unit=activity.DEMO_PROVINCE_NAME))
+    console.print(activity.activity_table(counts, unit=activity.DEMO_UNIT_NAME))
+
+
+async def _print_plans(console: Console, reporting: str) -> None:
+    import grpc
+
+    from lienthong import demo_plans
+
+    on = demo_plans.as_of()
+    console.print()
+    try:
+        progress = await demo_plans.plan_progress(reporting, on)
+    except grpc.aio.AioRpcError as error:
+        if error.code() is not grpc.StatusCode.UNIMPLEMENTED:
+            message = f"reporting refused the plans: {error.code().name}: {error.details()}"
+            raise LocalRunError(message) from None
+        console.print(f"[yellow]! {demo_plans.UNIMPLEMENTED_NOTICE}[/]", highlight=False)
+        return
+    console.print(demo_plans.plans_table(progress, on, compact=console.width < demo_plans.COMPACT_BELOW))
+    console.print(demo_plans.hint(reporting), highlight=False)
 
 
 @app.command("demo")

@@ -1,4 +1,5 @@
-"""The demo scenario: synthetic people of a few Hà Nội communes, fed through the registry's public gRPC API.
+"""The demo scenario: synthetic people of a few communes of Hà Nội (among them wards of Hà Đông) and of Lai
+Châu city, fed through the registry's public gRPC API, from 2022 (Law 73/2021) on.
 
 Everything is drawn from one seeded random generator, so a seed always gives the same people, tests,
 decisions and ends (as long as none of their dates is still in the future). The people are invented:
@@ -20,14 +21,18 @@ import grpc
 from rich.table import Table
 from vietnam_provinces import Ward
 
+from lienthong import units
 from lienthong.dates import add_years, today_in_vietnam
+from lienthong.errors import InvalidInput
 from lienthong_contracts.events.v1 import common_pb2
 from lienthong_contracts.registry.v1 import registry_pb2, registry_pb2_grpc
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 
-# Seven urban wards and one rural commune of Hà Nội (official codes since 2025-07-01), with weights so
-# that the communes differ in size as they do in life.
-DEMO_COMMUNES: tuple[tuple[str, int], ...] = (
+# Where the demo's people live (official commune codes since 2025-07-01), by region: each region has its
+# own weight among the people, and its communes weights within it, so that communes differ in size as they
+# do in life. Hà Nội's inner wards are the bulk; three of the five wards that were Hà Đông district and the
+# two wards of Lai Châu city (the units of two shipped plans) are a minority.
+HA_NOI_COMMUNES: tuple[tuple[str, int], ...] = (
     ("00070", 10),  # Phường Hoàn Kiếm
     ("00004", 9),  # Phường Ba Đình
     ("00256", 14),  # Phường Hai Bà Trưng
@@ -37,10 +42,29 @@ DEMO_COMMUNES: tuple[tuple[str, int], ...] = (
     ("00167", 11),  # Phường Cầu Giấy
     ("00640", 13),  # Xã Thanh Trì
 )
-FIRST_DECISION = date(2024, 1, 1)
-LAST_DECISION = date(2025, 12, 31)
-# Nothing in the scenario is dated after this day (nor after today).
-HORIZON = date(2026, 6, 30)
+HA_DONG_WARDS: tuple[tuple[str, int], ...] = (
+    ("09556", 5),  # Phường Hà Đông
+    ("09552", 3),  # Phường Kiến Hưng
+    ("09562", 2),  # Phường Yên Nghĩa
+)
+LAI_CHAU_WARDS: tuple[tuple[str, int], ...] = (
+    ("03408", 3),  # Phường Tân Phong
+    ("03388", 2),  # Phường Đoàn Kết
+)
+
+# Province of birth registration (first three digits of the CCCD): mostly the province of residence.
+_BIRTH_HA_NOI = (
+    ("001", 70),
+    ("022", 3),
+    ("030", 2),
+    ("031", 4),
+    ("034", 5),
+    ("036", 5),
+    ("038", 5),
+    ("040", 4),
+    ("079", 2),
+)
+_BIRTH_LAI_CHAU = (("012", 70), ("011", 6), ("014", 5), ("010", 4), ("036", 3), ("001", 2))
 
 SUBSTANCES = (
     ("methamphetamine", 44),
@@ -54,26 +78,15 @@ SUBSTANCES = (
     ("cocaine", 1),
     ("other", 1),
 )
-END_REASONS_ADULT = (
-    ("addicted", 30),
-    ("compulsory_education", 18),
-    ("commune_education", 14),
-    ("imprisoned", 14),
-    ("missing", 9),
-    ("died", 5),
-)
-END_REASONS_MINOR = (("reform_school", 30), ("commune_education", 40), ("addicted", 30))
-# Province of birth registration (first three digits of the CCCD): mostly Hà Nội, some from elsewhere.
-BIRTH_PROVINCES = (
-    ("001", 70),
-    ("022", 3),
-    ("030", 2),
-    ("031", 4),
-    ("034", 5),
-    ("036", 5),
-    ("038", 5),
-    ("040", 4),
-    ("079", 2),
+# In the north-western border provinces opiates still come first.
+_SUBSTANCES_LAI_CHAU = (
+    ("heroin", 42),
+    ("methamphetamine", 30),
+    ("opium", 16),
+    ("cannabis", 4),
+    ("morphine", 3),
+    ("amphetamine", 3),
+    ("other", 2),
 )
 
 FAMILY_NAMES = (
@@ -94,6 +107,71 @@ FAMILY_NAMES = (
     ("Đinh", 2),
     ("Trịnh", 2),
 )
+# Lai Châu: Kinh family names and those of the Thái and Mông, the province's largest peoples.
+_FAMILY_NAMES_LAI_CHAU = (
+    ("Nguyễn", 14),
+    ("Lò", 12),
+    ("Tòng", 6),
+    ("Lường", 5),
+    ("Giàng", 7),
+    ("Vàng", 6),
+    ("Sùng", 4),
+    ("Lầu", 3),
+    ("Thào", 3),
+    ("Trần", 5),
+    ("Lê", 4),
+    ("Hoàng", 4),
+    ("Phạm", 3),
+    ("Đỗ", 2),
+)
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    weight: int  # share of the demo's people
+    communes: tuple[tuple[str, int], ...]
+    birth_provinces: tuple[tuple[str, int], ...]
+    family_names: tuple[tuple[str, int], ...]
+    substances: tuple[tuple[str, int], ...]
+    middle_names: dict[str, tuple[str, ...]] | None = None  # by sex; default MIDDLE_NAMES
+
+
+REGIONS = (
+    Region("Hà Nội", 74, HA_NOI_COMMUNES, _BIRTH_HA_NOI, FAMILY_NAMES, SUBSTANCES),
+    Region("Hà Đông", 18, HA_DONG_WARDS, _BIRTH_HA_NOI, FAMILY_NAMES, SUBSTANCES),
+    Region(
+        "Lai Châu",
+        8,
+        LAI_CHAU_WARDS,
+        _BIRTH_LAI_CHAU,
+        _FAMILY_NAMES_LAI_CHAU,
+        _SUBSTANCES_LAI_CHAU,
+        # "A" is the Mông men's middle name; "Văn" and "Thị" are shared with the Thái and the Kinh.
+        {"male": ("Văn", "Văn", "A", "A", "Minh", "Xuân"), "female": ("Thị", "Thị", "Thị", "Thu", "Ngọc")},
+    ),
+)
+# Every demo commune, with its weight within its region.
+DEMO_COMMUNES: tuple[tuple[str, int], ...] = tuple(c for region in REGIONS for c in region.communes)
+
+# Law 73/2021 came into force on 2022-01-01: the registry refuses acts before it, so the first positive
+# tests and decisions are on or after that day.
+FIRST_ACT = date(2022, 1, 1)
+FIRST_DECISION = FIRST_ACT
+LAST_DECISION = date(2025, 12, 31)
+# Nothing in the scenario is dated after this day (nor after today).
+HORIZON = date(2026, 6, 30)
+
+END_REASONS_ADULT = (
+    ("addicted", 30),
+    ("compulsory_education", 18),
+    ("commune_education", 14),
+    ("imprisoned", 14),
+    ("missing", 9),
+    ("died", 5),
+)
+END_REASONS_MINOR = (("reform_school", 30), ("commune_education", 40), ("addicted", 30))
+
 MIDDLE_NAMES = {
     "male": ("Văn", "Đức", "Minh", "Quang", "Hữu", "Thành", "Công", "Xuân", "Mạnh", "Tiến"),
     "female": ("Thị", "Thu", "Ngọc", "Thanh", "Minh", "Phương", "Hồng", "Kim"),
@@ -140,6 +218,13 @@ def commune_name(code: str) -> str:
         return code
 
 
+def _province_name(code: str) -> str:
+    try:
+        return units.province_name(code)
+    except InvalidInput:
+        return code
+
+
 @dataclass(frozen=True)
 class Command:
     kind: str  # "test", "decide" or "end"
@@ -164,22 +249,49 @@ class PersonPlan:
         return 1 + len(self.commands)  # the registration, then the rest
 
 
-def _citizen_id(rng: random.Random, born: date, sex: str, used: set[str]) -> str:
+def _citizen_id(rng: random.Random, region: Region, born: date, sex: str, used: set[str]) -> str:
     century_digit = (born.year // 100 - 19) * 2 + (1 if sex == "female" else 0)
     while True:
-        value = f"{_pick(rng, BIRTH_PROVINCES)}{century_digit}{born.year % 100:02d}{rng.randrange(10**6):06d}"
+        province = _pick(rng, region.birth_provinces)
+        value = f"{province}{century_digit}{born.year % 100:02d}{rng.randrange(10**6):06d}"
         if value not in used:
             used.add(value)
             return value
 
 
-def _full_name(rng: random.Random, sex: str) -> str:
-    parts = (_pick(rng, FAMILY_NAMES), rng.choice(MIDDLE_NAMES[sex]), rng.choice(GIVEN_NAMES[sex]))
+def _full_name(rng: random.Random, region: Region, sex: str) -> str:
+    middle = (region.middle_names or MIDDLE_NAMES)[sex]
+    parts = (_pick(rng, region.family_names), rng.choice(middle), rng.choice(GIVEN_NAMES[sex]))
     return unicodedata.normalize("NFC", " ".join(parts))
 
 
 def _day_between(rng: random.Random, first: date, last: date) -> date:
     return first + timedelta(days=rng.randint(0, max(0, (last - first).days)))
+
+
+class _Turns:
+    """The regions in turn by weight (smooth weighted round-robin): any number of people gets each region's
+    share, rounded, so that even a small demo has people in every plan's unit."""
+
+    def __init__(self, regions: Sequence[Region]) -> None:
+        self.regions = regions
+        self.credit = [0] * len(regions)
+
+    def next(self) -> Region:
+        total = sum(region.weight for region in self.regions)
+        for n, region in enumerate(self.regions):
+            self.credit[n] += region.weight
+        chosen = max(range(len(self.regions)), key=self.credit.__getitem__)
+        self.credit[chosen] -= total
+        return self.regions[chosen]
+
+
+def _first_act_span(nth: int, last_decision: date) -> tuple[date, date]:
+    """The year of a region's n-th person's first act: the years from FIRST_DECISION in turn, so that every
+    year (and every plan's period) gets people in every region."""
+    years = range(FIRST_DECISION.year, max(FIRST_DECISION.year, last_decision.year) + 1)
+    year = years[nth % len(years)]
+    return max(FIRST_DECISION, date(year, 1, 1)), min(last_decision, date(year, 12, 31))
 
 
 class _Numbers:
@@ -206,7 +318,9 @@ def _management(
     """Append one management term (its test, decision, maybe a test during it and an early end).
 
     Returns its expiry date when it ran its full term, None when it ended early or is still open."""
-    tested_on = max(FIRST_DECISION - timedelta(days=45), decided_on - timedelta(days=rng.randint(0, 45)))
+    # Never before the law's first day (the registry refuses it), nor before the person's previous act.
+    earliest = max([FIRST_ACT, *(c.on for c in plan.commands)])
+    tested_on = max(earliest, decided_on - timedelta(days=rng.randint(0, 45)))
     plan.commands.append(Command("test", tested_on, substance=substance, place=place))
     plan.commands.append(
         Command("decide", decided_on, decision_number=numbers.next(plan.commune_code, decided_on))
@@ -241,27 +355,30 @@ def build_scenario(people: int = 300, seed: int = 2025, *, as_of: date | None = 
     used: set[str] = set()
     numbers = _Numbers()
     plans: list[PersonPlan] = []
+    turns = _Turns(REGIONS)
+    seen: Counter[str] = Counter()  # people per region so far
     for _ in range(people):
+        region = turns.next()
+        first, last = _first_act_span(seen[region.name], last_decision)
+        seen[region.name] += 1
         sex = "male" if rng.random() < 0.86 else "female"
         year = rng.randint(2007, 2009) if rng.random() < 0.05 else rng.randint(1968, 2005)
         born = date(year, 1, 1) + timedelta(days=rng.randrange(365))
-        commune = _pick(rng, DEMO_COMMUNES)
+        commune = _pick(rng, region.communes)
         plan = PersonPlan(
-            citizen_id=_citizen_id(rng, born, sex, used),
-            full_name=_full_name(rng, sex),
+            citizen_id=_citizen_id(rng, region, born, sex, used),
+            full_name=_full_name(rng, region, sex),
             date_of_birth=born,
             sex=sex,
             commune_code=commune,
         )
-        substance = _pick(rng, SUBSTANCES)
+        substance = _pick(rng, region.substances)
         place = f"Công an {commune_name(commune)}"
         if rng.random() < 0.12 or last_decision < FIRST_DECISION:
             # A positive test that did not (yet) lead to a management decision.
-            plan.commands.append(
-                Command("test", _day_between(rng, FIRST_DECISION, last_decision), substance, place)
-            )
+            plan.commands.append(Command("test", _day_between(rng, first, last), substance, place))
         else:
-            decided_on = _day_between(rng, FIRST_DECISION, last_decision)
+            decided_on = _day_between(rng, first, last)
             expired = _management(rng, plan, decided_on, as_of, numbers, substance=substance, place=place)
             if expired is not None and rng.random() < 0.3:
                 again = expired + timedelta(days=rng.randint(1, 120))
@@ -550,9 +667,16 @@ def report_table(
             str(row.at_period_end),
         ]
 
-    for row in rows:
-        name = row.commune_name or commune_name(row.commune_code)
-        table.add_row(name, *([] if compact else [row.commune_code]), *cells(row))
+    provinces = list(dict.fromkeys(row.province_code for row in rows))
+    for province in provinces:
+        if len(provinces) > 1:  # a heading row per province: ward names repeat across provinces
+            if province != provinces[0]:
+                table.add_section()
+            heading = _province_name(province)
+            table.add_row(heading, *([] if compact else [province]), style="italic")
+        for row in (r for r in rows if r.province_code == province):
+            name = row.commune_name or commune_name(row.commune_code)
+            table.add_row(name, *([] if compact else [row.commune_code]), *cells(row))
     table.add_section()
     table.add_row(TOTAL_LABEL, *([] if compact else [""]), *cells(report.total), style="bold")
     return table

@@ -14,9 +14,10 @@ from lienthong.units import commune, province_name
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 
 ACTIVITY_TITLE = "Hoạt động theo cơ quan / Activity by department"
-# The demo communes' province (Hà Nội) over the whole span of the demo's data.
-DEMO_PROVINCE = commune(DEMO_COMMUNES[0][0]).province_code
-DEMO_PROVINCE_NAME = province_name(DEMO_PROVINCE)
+# The demo communes' provinces (Hà Nội, Lai Châu): the table counts all of them, over the whole span of the
+# demo's data.
+DEMO_PROVINCES = tuple(dict.fromkeys(commune(code).province_code for code, _ in DEMO_COMMUNES))
+DEMO_UNIT_NAME = ", ".join(province_name(code) for code in DEMO_PROVINCES)
 ACTIVITY_PERIOD = (FIRST_DECISION, HORIZON)
 UNIMPLEMENTED_NOTICE = (
     "reporting does not implement GetActivityCounts yet (UNIMPLEMENTED): no activity-by-department table"

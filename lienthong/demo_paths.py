@@ -10,7 +10,12 @@ the other departments (domain.md §3-4), every act dated within the law's rules 
   violation (→ a compulsory-dossier ground in the registry), or still in treatment;
 - voluntary: at a facility (public or private), at the family or in the community → completed (→
   aftercare) or self-terminated.
-Every aftercare case is placed within the alert days and given support; a few adults relapse.
+Every aftercare case is placed within the alert days and given support; a few adults relapse. Most demo
+communes run an aftercare model: started in some year (or running before the system existed) and recorded
+as maintained at each later year's review.
+
+Each path first takes someone in each shipped plan's unit whose path can start inside the plan's period
+(``PLAN_UNITS``), so that every plan has figures, then fills up from everyone.
 
 This module is pure: the same people, seed and date always give the same steps. ``lienthong.demo_walk``
 sends them through the services' gRPC APIs. What another department's event causes (a determination
@@ -28,8 +33,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from lienthong import units
 from lienthong.dates import add_months, add_years, age_on, today_in_vietnam
-from lienthong.demo import GIVEN_NAMES, HORIZON, MIDDLE_NAMES, PersonPlan, commune_name
+from lienthong.demo import FIRST_ACT, GIVEN_NAMES, HORIZON, MIDDLE_NAMES, REGIONS, PersonPlan, commune_name
 
 # --- the rules the plan keeps (the services enforce them; tests/unit/test_demo_paths.py holds these
 # copies to the services' own values) ------------------------------------------------------------------
@@ -85,7 +91,8 @@ class RehabFacility:
     commune_code: str
 
 
-# Invented facilities in real Hà Nội communes; compulsory rehab only at the public ones (Art. 28).
+# Invented facilities in real communes of the demo's provinces; compulsory rehab only at the public ones
+# (Art. 28), in the person's province.
 REHAB_FACILITIES = (
     RehabFacility(
         code="HN-CS1",
@@ -114,11 +121,65 @@ REHAB_FACILITIES = (
         type="voluntary_only",
         commune_code="10018",  # Xã Xuân Mai
     ),
+    RehabFacility(
+        code="LC-CS",
+        name="Cơ sở cai nghiện ma túy tỉnh Lai Châu",
+        public=True,
+        operator="Công an tỉnh Lai Châu",
+        capacity=300,
+        type="multi_function",
+        commune_code="03390",  # Xã Bình Lư
+    ),
 )
-COMPULSORY_FACILITIES = ("HN-CS1", "HN-CS2")
-VOLUNTARY_FACILITIES = ("HN-CS1", "HN-BM")
-# Licensed to determine addiction (Decree 109/2021).
-HEALTH_FACILITIES = (("BV-TTHN", "Bệnh viện Tâm thần Hà Nội"), ("BV-DKHD", "Bệnh viện Đa khoa Hà Đông"))
+# By the province of the person's commune.
+COMPULSORY_FACILITIES = {"01": ("HN-CS1", "HN-CS2"), "12": ("LC-CS",)}
+VOLUNTARY_FACILITIES = {"01": ("HN-CS1", "HN-BM"), "12": ("LC-CS",)}
+# Licensed to determine addiction (Decree 109/2021): id, name, province.
+HEALTH_FACILITIES = (
+    ("BV-TTHN", "Bệnh viện Tâm thần Hà Nội", "01"),
+    ("BV-DKHD", "Bệnh viện Đa khoa Hà Đông", "01"),
+    ("BV-DKLC", "Bệnh viện Đa khoa tỉnh Lai Châu", "12"),
+)
+
+
+@dataclass(frozen=True)
+class PlanUnit:
+    """The unit and period of a shipped plan (services/reporting/indicators/plans/*.toml;
+    tests/unit/test_demo_paths.py holds these to the files)."""
+
+    plan_id: str
+    province_code: str
+    communes: tuple[str, ...]  # empty: the whole province
+    start: date
+    end: date
+
+    def holds(self, commune_code: str) -> bool:
+        if self.communes:
+            return commune_code in self.communes
+        return province_of(commune_code) == self.province_code
+
+
+# Smallest first: when a small demo has fewer walkers on a path than units, the small units come first.
+PLAN_UNITS = (
+    PlanUnit("lai-chau-city-2022", "12", ("03408", "03388"), date(2022, 1, 1), date(2022, 12, 31)),
+    PlanUnit(
+        "ha-dong-2021-2025",
+        "01",
+        ("09556", "09552", "09562", "09568", "09886"),
+        date(2021, 1, 1),
+        date(2025, 12, 31),
+    ),
+    PlanUnit("ha-noi-43-2023", "01", (), date(2023, 1, 1), date(2023, 12, 31)),
+    PlanUnit("ha-noi-110-2023", "01", (), date(2023, 1, 1), date(2023, 12, 31)),
+)
+# A path whose anchor (the day it starts from) is this long before the end of a plan's period starts inside
+# the period: the dossier, the admission or the enrolment is then counted by the plan.
+COVERAGE_MARGIN = timedelta(days=120)
+
+# The communes' aftercare models, in turn within each region (communes shuffled by seed): "before" ran
+# before the system existed (first recorded as maintained in 2022), a year is the year the commune started
+# one, None is no model. Each later year's review records the model as maintained.
+MODEL_STARTS: tuple[str | int | None, ...] = ("before", 2022, 2023, "before", 2024, None, 2023, 2025)
 
 SERVICE_OF = {
     "await_determination": "health",
@@ -143,6 +204,10 @@ SERVICE_OF = {
     "suspect_relapse": "aftercare",
     "confirm_relapse": "aftercare",
 }
+
+
+def province_of(commune_code: str) -> str:
+    return units.commune(commune_code).province_code
 
 
 def law_on(day: date) -> str:
@@ -180,15 +245,30 @@ class PersonPath:
     steps: list[Step] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ModelChange:
+    """A commune's aftercare model recorded in aftercare (RecordModel)."""
+
+    commune_code: str
+    on: date
+    status: str  # started or maintained
+
+
 @dataclass
 class DepartmentPlan:
     people: list[PersonPath]
     as_of: date
+    models: list[ModelChange] = field(default_factory=list)
 
     @property
     def step_count(self) -> int:
-        """Calls and waits of the phase: the facilities registered first, then every person's steps."""
-        return len(REHAB_FACILITIES) + len(HEALTH_FACILITIES) + sum(len(p.steps) for p in self.people)
+        """Calls and waits of the phase: the facilities registered first, the communes' aftercare models,
+        then every person's steps."""
+        facilities = len(REHAB_FACILITIES) + len(HEALTH_FACILITIES)
+        return facilities + len(self.models) + sum(len(p.steps) for p in self.people)
+
+    def model_communes(self) -> set[str]:
+        return {change.commune_code for change in self.models}
 
     def path_counts(self) -> Counter[str]:
         return Counter(path for p in self.people for path in p.paths)
@@ -311,8 +391,10 @@ def _criteria(rng: random.Random, addicted: bool) -> list[str]:
     return sorted(chosen, key=CRITERIA.index)
 
 
-def _determination(rng: random.Random, requested_on: date, addicted: bool, as_of: date) -> list[Step]:
-    facility = rng.choice(HEALTH_FACILITIES)[0]
+def _determination(
+    rng: random.Random, province: str, requested_on: date, addicted: bool, as_of: date
+) -> list[Step]:
+    facility = rng.choice([f for f in HEALTH_FACILITIES if f[2] == province])[0]
     observed = min(_after(rng, requested_on, 0, 3), as_of)
     concluded = min(_after(rng, observed, 0, 2), as_of)
     criteria = _criteria(rng, addicted)
@@ -407,7 +489,7 @@ def _compulsory(
     # A term that ends in time for aftercare before the horizon, if the court's range has one.
     fitting = [m for m in terms if planned_end(m) + timedelta(days=30) <= as_of]
     term = rng.choice(fitting or terms)
-    facility = rng.choice(COMPULSORY_FACILITIES)
+    facility = rng.choice(COMPULSORY_FACILITIES[province_of(person.commune_code)])
     steps = [
         Step("open_dossier", opened, {"ground": "no_voluntary_rehab", "minor": minor}),
         Step("submit_dossier", submitted),
@@ -490,7 +572,11 @@ def _voluntary(
     if admitted > as_of or age_on(person.date_of_birth, admitted) < ADULT_FROM:
         return None  # minors' voluntary rehab (with a guardian) is not part of the demo
     kind = VOLUNTARY_KINDS[nth % len(VOLUNTARY_KINDS)]
-    facility = rng.choice(VOLUNTARY_FACILITIES) if kind == "voluntary_facility" else ""
+    facility = (
+        rng.choice(VOLUNTARY_FACILITIES[province_of(person.commune_code)])
+        if kind == "voluntary_facility"
+        else ""
+    )
     low, high = TERMS[law_on(admitted)]["voluntary"]
     terms = list(range(low, high + 1, 3))
     fitting = [m for m in terms if add_months(admitted, m) + timedelta(days=30) <= as_of]
@@ -542,7 +628,8 @@ class _Planner:
                 continue  # left on health's work list
             before = any(day <= requested_on for day in history.registry_addicted_on)
             addicted = registry_says or before or self.addicted_by_health(i) or rng.random() < 0.5
-            steps = _determination(rng, requested_on, addicted, self.as_of)
+            province = province_of(self.plans[i].commune_code)
+            steps = _determination(rng, province, requested_on, addicted, self.as_of)
             concluded = steps[-1]
             if term.reason in OUT_OF_REACH and term.end() <= concluded.on:
                 continue
@@ -564,9 +651,12 @@ class _Planner:
     def addicted_by_health(self, i: int) -> bool:
         return any(s.detail.get("result") == "addicted" for s in self.walks[i].steps)
 
-    def choose(self, path: str, eligible, can_finish, make) -> None:
+    def choose(self, path: str, eligible, can_finish, make, anchor) -> None:
         """Walk ``SHARES[path]`` of the people, not on another path, through ``make(i, nth)``. Candidates are
-        shuffled, mostly those who can finish before the horizon first, so that aftercare gets people too."""
+        shuffled, mostly those who can finish before the horizon first, so that aftercare gets people too.
+
+        First, for each plan unit, the first candidate living there whose ``anchor(i)`` (the day the path
+        starts from) lets the path start inside the plan's period: every plan gets the path if it can."""
         pool = [
             i
             for i, h in enumerate(self.histories)
@@ -575,15 +665,39 @@ class _Planner:
         self.rng.shuffle(pool)
         pool.sort(key=lambda i: not can_finish(i) and self.rng.random() < 0.75)
         wanted, nth = round(len(self.plans) * SHARES[path]), 0
-        for i in pool:
-            if nth == wanted:
-                break
+
+        def walk(i: int) -> bool:
+            nonlocal nth
             steps = make(i, nth)
-            if steps:
-                self.walks[i].steps += steps
-                self.walks[i].paths.append(path)
-                self.taken.add(i)
-                nth += 1
+            if not steps:
+                return False
+            self.walks[i].steps += steps
+            self.walks[i].paths.append(path)
+            self.taken.add(i)
+            nth += 1
+            return True
+
+        covered: set[tuple] = set()
+        for unit in PLAN_UNITS:
+            key = (unit.communes or unit.province_code, unit.start, unit.end)
+            if key in covered:
+                continue
+            covered.add(key)
+            for i in pool:
+                if nth >= wanted:
+                    break
+                fits = (
+                    i not in self.taken
+                    and unit.holds(self.plans[i].commune_code)
+                    and unit.start <= anchor(i) <= unit.end - COVERAGE_MARGIN
+                )
+                if fits and walk(i):
+                    break
+        for i in pool:
+            if nth >= wanted:
+                break
+            if i not in self.taken:
+                walk(i)
 
     def started_by(self, months: int):
         return lambda i: self.busy_until[i] <= add_months(self.as_of, -months)
@@ -606,21 +720,52 @@ def plan_departments(
         lambda i: p.addicted[i],
         p.started_by(16),
         lambda i, _nth: _compulsory(rng, plans[i], p.start(i, 15, 60), as_of, numbers),
+        lambda i: p.busy_until[i],
     )
     p.choose(
         "methadone",
         lambda i: p.histories[i].substance in OPIOIDS,
         lambda i: p.histories[i].first_test <= add_months(as_of, -22),
         lambda i, nth: _methadone(rng, plans[i], p.histories[i], as_of, numbers, nth),
+        lambda i: p.histories[i].first_test,
     )
     p.choose(
         "voluntary",
         lambda i: True,
         p.started_by(10),
         lambda i, nth: _voluntary(rng, plans[i], p.start(i, 10, 90), as_of, numbers, nth),
+        lambda i: p.busy_until[i],
     )
     for walk in p.walks:
         # One person's paths interleave by date (methadone may run while health determines); within a
         # path the order is causal and stays so on equal dates (the sort is stable).
         walk.steps.sort(key=lambda s: s.on)
-    return DepartmentPlan([walk for walk in p.walks if walk.steps], as_of)
+    return DepartmentPlan([walk for walk in p.walks if walk.steps], as_of, plan_models(seed, as_of))
+
+
+def plan_models(seed: int = 2025, as_of: date | None = None) -> list[ModelChange]:
+    """The demo communes' aftercare models (``MODEL_STARTS`` in turn within each region), by date."""
+    as_of = min(as_of or today_in_vietnam(), HORIZON)
+    rng = random.Random(f"{seed}:models")  # its own stream: the people's paths do not depend on it
+    changes: list[ModelChange] = []
+    for region in REGIONS:
+        communes = [code for code, _ in region.communes]
+        rng.shuffle(communes)
+        for n, code in enumerate(communes):
+            start = MODEL_STARTS[n % len(MODEL_STARTS)]
+            if start is None:
+                continue
+            if start == "before":
+                first_review = FIRST_ACT.year
+            else:
+                started = date(int(start), 1, 15) + timedelta(days=rng.randint(0, 290))
+                if started > as_of:
+                    continue
+                changes.append(ModelChange(code, started, "started"))
+                first_review = int(start) + 1
+            for year in range(first_review, as_of.year + 1):
+                reviewed = date(year, 11, 15) + timedelta(days=rng.randint(0, 46))  # the year-end review
+                if reviewed > as_of:
+                    break
+                changes.append(ModelChange(code, reviewed, "maintained"))
+    return sorted(changes, key=lambda c: (c.on, c.commune_code))

@@ -1,6 +1,7 @@
 """The department phase (planned in ``lienthong.demo_paths``) sent through the services' public gRPC APIs.
 
-The facilities come first; then each person's steps go in order, ``concurrency`` people at a time. A step
+The facilities come first, then the communes' aftercare models; then each person's steps go in order,
+``concurrency`` people at a time. A step
 that waits for another department's event polls the owning service's work list until the record shows up;
 after ``wait_timeout`` seconds that person's walk fails with a message naming the service and the stream
 it should have consumed. A refused command stops that person's remaining steps and is counted, as in the
@@ -22,6 +23,7 @@ from lienthong.demo_paths import (
     PATHS,
     REHAB_FACILITIES,
     DepartmentPlan,
+    ModelChange,
     PersonPath,
     Step,
 )
@@ -68,7 +70,8 @@ def summary(plan: DepartmentPlan, outcome: WalkOutcome) -> str:
     return (
         f"{len(plan.people)} people walked through the departments: {paths}\n"
         f"  {sum(outcome.by_service.values())} commands accepted ({accepted}), "
-        f"{outcome.awaited} hand-overs by event seen"
+        f"{outcome.awaited} hand-overs by event seen; aftercare models in {len(plan.model_communes())} "
+        "communes"
     )
 
 
@@ -160,19 +163,28 @@ class _Walker:
                 commune_code=f.commune_code,
             )
             await self._setup("rehab", self.rehab.RegisterFacility, request)
-        for facility_id, name in HEALTH_FACILITIES:
+        for facility_id, name, _province in HEALTH_FACILITIES:
             request = hp.RegisterFacilityRequest(facility_id=facility_id, name=name, licensed=True)
             await self._setup("health", self.health.RegisterFacility, request)
 
-    async def _setup(self, service: str, method, request) -> None:
+    async def models(self, changes: list[ModelChange]) -> None:
+        """Each commune's model changes in date order (a later one is judged against the earlier ones)."""
+        for change in changes:
+            request = ac.RecordModelRequest(
+                commune_code=change.commune_code, on=change.on.isoformat(), status=change.status
+            )
+            await self._setup("aftercare", self.aftercare.RecordModel, request, act="record_model")
+
+    async def _setup(self, service: str, method, request, *, act: str = "register_facility") -> None:
         try:
             await self.call(method, request)
         except grpc.aio.AioRpcError as error:
-            self.outcome.record_error(f"{service} facility {request}: {error.code().name}: {error.details()}")
-            self.notify("register_facility", False)
+            what = "facility" if act == "register_facility" else act
+            self.outcome.record_error(f"{service} {what} {request}: {error.code().name}: {error.details()}")
+            self.notify(act, False)
             return
         self.outcome.by_service[service] += 1
-        self.notify("register_facility", True)
+        self.notify(act, True)
 
     async def walk_person(self, state: _State) -> None:
         for step in state.walk.steps:
@@ -440,8 +452,9 @@ async def walk(
     call_timeout: float = 30.0,
     wait_timeout: float = 60.0,
 ) -> WalkOutcome:
-    """Register the demo facilities, then walk every planned person whom the registry phase fully loaded
-    (``registered``: citizen ID → ids). ``endpoints``: gRPC address per service name."""
+    """Register the demo facilities and record the communes' aftercare models, then walk every planned
+    person whom the registry phase fully loaded (``registered``: citizen ID → ids). ``endpoints``: gRPC
+    address per service name."""
     outcome = WalkOutcome()
     notify = on_step or (lambda _act, _ok: None)
     semaphore = asyncio.Semaphore(concurrency)
@@ -450,6 +463,7 @@ async def walk(
     try:
         walker = _Walker(channels, outcome, notify, call_timeout=call_timeout, wait_timeout=wait_timeout)
         await walker.facilities()
+        await walker.models(plan.models)
 
         async def one(person: PersonPath) -> None:
             ids = registered.get(person.person.citizen_id)

@@ -33,6 +33,8 @@ from lienthong.demo import (
     wait_for_ingest,
 )
 from lienthong.demo_activity import ACTIVITY_TITLE, UNIMPLEMENTED_NOTICE
+from lienthong.demo_paths import PLAN_UNITS
+from lienthong.demo_plans import PLANS_TITLE
 from lienthong.localrun import SERVICES, LocalSystem
 from tests.conftest import POSTGRES_URL, eventually
 
@@ -264,7 +266,7 @@ async def test_reporting_killed_during_load_equals_registry(system: LocalSystem)
 
 def test_demo_command_prints_the_report(tmp_path: Path) -> None:
     """`lienthong demo --no-wait` as an operator runs it: people walked through every department, a table
-    with official commune names and a total, then the activity by department."""
+    with official commune names and a total, then the activity by department and the plans summary."""
     env = {**os.environ, "COLUMNS": "200", "LIENTHONG_LOG_LEVEL": "WARNING"}
     result = subprocess.run(
         [*DEMO_COMMAND, "--data-dir", str(tmp_path / "demo")],
@@ -292,5 +294,13 @@ def test_demo_command_prints_the_report(tmp_path: Path) -> None:
     # Reporting's GetActivityCounts is being built on main; until it lands the demo prints a one-line
     # notice instead of the table. Either is right here.
     assert ACTIVITY_TITLE in output or UNIMPLEMENTED_NOTICE in output, output
+    # One line per shipped plan, then how to see one in detail.
+    assert PLANS_TITLE in output, output
+    for unit in PLAN_UNITS:
+        assert len([line for line in output.splitlines() if unit.plan_id in line]) == 1, (
+            unit.plan_id,
+            output,
+        )
+    assert "lienthong report plan <id>" in output
     assert "reporting stopped" in output and "nats-server stopped" in output
     assert not (tmp_path / "demo" / "pids.json").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
+from collections import Counter
 from datetime import date
 
 import grpc
@@ -13,7 +14,19 @@ from vietnam_provinces import Ward
 
 from lienthong.cccd import Sex, validate_citizen_id
 from lienthong.dates import add_years
-from lienthong.demo import DEMO_COMMUNES, TOTAL_LABEL, build_scenario, report_table, wait_for_ingest
+from lienthong.demo import (
+    DEMO_COMMUNES,
+    FIRST_ACT,
+    HA_DONG_WARDS,
+    HA_NOI_COMMUNES,
+    LAI_CHAU_WARDS,
+    REGIONS,
+    TOTAL_LABEL,
+    build_scenario,
+    report_table,
+    wait_for_ingest,
+)
+from lienthong.units import commune
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from services.registry import domain as registry_domain
 
@@ -39,11 +52,43 @@ def test_people_are_valid_for_the_registry(seed: int) -> None:
         assert plan.commune_code in communes
 
 
-def test_demo_communes_are_official_ha_noi_communes() -> None:
-    assert len(DEMO_COMMUNES) == 8
+def test_demo_communes_are_official_communes_of_ha_noi_and_lai_chau() -> None:
+    assert len(HA_NOI_COMMUNES) == 8 and len(DEMO_COMMUNES) == len({code for code, _ in DEMO_COMMUNES})
     for code, _ in DEMO_COMMUNES:
-        ward = Ward.from_code(int(code))
-        assert ward.province_code.value == 1 and len(code) == 5
+        assert len(code) == 5 and Ward.from_code(int(code))
+    assert {commune(code).province_code for code, _ in HA_NOI_COMMUNES + HA_DONG_WARDS} == {"01"}
+    assert {commune(code).province_code for code, _ in LAI_CHAU_WARDS} == {"12"}
+    # Wards of the Hà Đông plan (2021-2025) and the two wards of the Lai Châu city plan (2022).
+    assert {code for code, _ in HA_DONG_WARDS} <= {"09556", "09552", "09562", "09568", "09886"}
+    assert {code for code, _ in LAI_CHAU_WARDS} == {"03408", "03388"}
+
+
+def _region(code: str) -> str:
+    return next(region.name for region in REGIONS if code in dict(region.communes))
+
+
+@pytest.mark.parametrize("people", [60, 300, 1000])
+def test_hanoi_inner_wards_are_the_bulk_and_the_plan_wards_a_minority(people: int) -> None:
+    plans = build_scenario(people, 2025, as_of=AS_OF)
+    shares = Counter(_region(plan.commune_code) for plan in plans)
+    total = sum(region.weight for region in REGIONS)
+    for region in REGIONS:  # each region's share, rounded, whatever the number of people
+        assert abs(shares[region.name] - people * region.weight / total) < 1.5, (region.name, shares)
+    assert shares["Hà Nội"] > 0.7 * people and 0 < shares["Lai Châu"] < 0.1 * people
+
+
+@pytest.mark.parametrize(("people", "seed"), [(60, 2025), (120, 2025), (300, 1), (300, 77)])
+def test_every_region_has_decisions_in_every_year(people: int, seed: int) -> None:
+    """The plans' periods (2022, 2023, 2021-2025) need people in their unit then, even in a small demo."""
+    years = Counter(
+        (_region(plan.commune_code), command.on.year)
+        for plan in build_scenario(people, seed, as_of=AS_OF)
+        for command in plan.commands
+        if command.kind == "decide"
+    )
+    for region in REGIONS:
+        for year in range(2022, 2026):
+            assert years[region.name, year] > 0, (region.name, year, years)
 
 
 @pytest.mark.parametrize("seed", [1, 2025, 77])
@@ -56,7 +101,7 @@ def test_commands_follow_the_rules(seed: int) -> None:
         last_test: date | None = None
         open_until: date | None = None  # first day no longer under management
         for command in plan.commands:
-            assert command.on <= AS_OF
+            assert FIRST_ACT <= command.on <= AS_OF
             if command.kind == "test":
                 assert command.substance in SUBSTANCES and command.place
                 last_test = command.on
@@ -64,7 +109,7 @@ def test_commands_follow_the_rules(seed: int) -> None:
             elif command.kind == "decide":
                 assert last_test is not None and last_test <= command.on, "a positive test comes first"
                 assert open_until is None or open_until <= command.on, "never two open managements"
-                assert date(2024, 1, 1) <= command.on <= date(2025, 12, 31)
+                assert date(2022, 1, 1) <= command.on <= date(2025, 12, 31)
                 assert command.decision_number.endswith("/QĐ-UBND")
                 open_until = add_years(command.on, 1)
                 decisions += 1
@@ -74,6 +119,16 @@ def test_commands_follow_the_rules(seed: int) -> None:
                 open_until = command.on
                 ends += 1
     assert decisions > 200 and ends > 50 and during > 10
+
+
+def test_no_act_before_the_registry_has_a_law_to_judge_it_by() -> None:
+    """The registry refuses acts before Law 73/2021 came into force; the demo's first tests are on or after it."""
+    first_law_day = registry_domain.LAW_IN_FORCE.changes()[0][0]
+    assert first_law_day == FIRST_ACT
+    earliest = min(
+        c.on for seed in (1, 2025, 77) for p in build_scenario(300, seed, as_of=AS_OF) for c in p.commands
+    )
+    assert earliest.year == 2022 and earliest >= first_law_day
 
 
 def test_report_table_shows_official_names_reasons_and_total() -> None:
@@ -99,6 +154,31 @@ def test_report_table_shows_official_names_reasons_and_total() -> None:
     assert "Phường Hoàn Kiếm" in text and TOTAL_LABEL in text
     assert "Hết hạn" in text and "Phạt tù" in text and "Chết" not in text
     assert "01/01/2025 – 31/12/2025" in text
+
+
+def test_report_table_groups_rows_by_province_when_there_are_several() -> None:
+    def row(code: str, name: str, province: str, new: int) -> reporting_pb2.ManagementRow:
+        return reporting_pb2.ManagementRow(
+            commune_code=code, commune_name=name, province_code=province, new_in_period=new, at_period_end=new
+        )
+
+    rows = [row("03408", "Phường Tân Phong", "12", 2), row("00070", "Phường Hoàn Kiếm", "01", 5)]
+    report = reporting_pb2.ManagementReport(
+        period_start="2025-01-01", period_end="2025-12-31", rows=rows, total=row("", "", "", 7)
+    )
+    for compact in (False, True):
+        console = Console(record=True, width=200 if not compact else 80)
+        console.print(report_table(report, compact=compact))
+        text = console.export_text()
+        order = ["Thành phố Hà Nội", "Phường Hoàn Kiếm", "Lai Châu", "Phường Tân Phong", TOTAL_LABEL]
+        positions = [text.index(label) for label in order]
+        assert positions == sorted(positions), text
+    one_province = reporting_pb2.ManagementReport(
+        period_start="2025-01-01", period_end="2025-12-31", rows=rows[1:], total=rows[1]
+    )
+    console = Console(record=True, width=200)
+    console.print(report_table(one_province))
+    assert "Thành phố Hà Nội" not in console.export_text(), "no heading when every row is in one province"
 
 
 def test_compact_report_table_fits_eighty_columns() -> None:

@@ -4,10 +4,12 @@ present, and every step one that the services' own domain rules accept on its da
 from __future__ import annotations
 
 import functools
+import tomllib
 import unicodedata
 from collections import Counter
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +17,9 @@ from lienthong import demo_paths as paths
 from lienthong.agebands import age_band
 from lienthong.cccd import Sex
 from lienthong.dates import age_on
-from lienthong.demo import HORIZON, PersonPlan, build_scenario
+from lienthong.demo import DEMO_COMMUNES, FIRST_ACT, HORIZON, REGIONS, PersonPlan, build_scenario
 from services.aftercare.domain import cases as aftercare
+from services.aftercare.domain import models as aftercare_models
 from services.aftercare.domain import relapse as aftercare_relapse
 from services.aftercare.domain.common import Person as AftercarePerson
 from services.aftercare.settings import AftercareSettings
@@ -110,7 +113,7 @@ def test_steps_are_in_order_and_within_the_horizon(seed: int) -> None:
     for walk in scenario(300, seed)[1].people:
         days = [s.on for s in walk.steps]
         assert days == sorted(days), walk
-        assert date(2024, 1, 1) <= days[0] and days[-1] <= HORIZON
+        assert FIRST_ACT <= days[0] and days[-1] <= HORIZON
         assert all(s.act in paths.SERVICE_OF for s in walk.steps)
         for step in walk.steps:
             for value in step.detail.values():
@@ -147,12 +150,20 @@ def test_the_plan_keeps_the_services_settings_and_terms() -> None:
 
 def _facility(f: paths.RehabFacility) -> Facility:
     return Facility(
-        f.code, f.name, f.public, f.operator, f.capacity, parse_type(f.type), f.commune_code, "01"
+        f.code,
+        f.name,
+        f.public,
+        f.operator,
+        f.capacity,
+        parse_type(f.type),
+        f.commune_code,
+        paths.province_of(f.commune_code),
     )
 
 
 FACILITIES = {f.code: _facility(f) for f in paths.REHAB_FACILITIES}
-HEALTH_FACILITY = {code: det.Facility(code, name, True) for code, name in paths.HEALTH_FACILITIES}
+HEALTH_FACILITY = {code: det.Facility(code, name, True) for code, name, _ in paths.HEALTH_FACILITIES}
+HEALTH_PROVINCE = {code: province for code, _, province in paths.HEALTH_FACILITIES}
 
 
 class Replay:
@@ -160,6 +171,7 @@ class Replay:
 
     def __init__(self, walk: paths.PersonPath) -> None:
         self.p = walk.person
+        self.province = paths.province_of(self.p.commune_code)
         self.requests = {day for day, _ in paths.registry_history(self.p).requests}
         self.state: dict = {}
         self.bands: dict[str, str] = {}
@@ -174,10 +186,11 @@ class Replay:
     def await_determination(self, step, on):
         assert on in self.requests, "health opens requests only for tests during management"
         self.state["determination"] = det.Determination(
-            "d", "p", "police_a", on, "law_73_2021", "00070", "01"
+            "d", "p", "police_a", on, "law_73_2021", self.p.commune_code, self.province
         )
 
     def record_criteria(self, step, on):
+        assert HEALTH_PROVINCE[step.detail["facility"]] == self.province, "a facility of their province"
         criteria = det.parse_criteria(step.detail["criteria"])
         self.state["determination"] = det.record_criteria(
             self.state["determination"],
@@ -188,7 +201,7 @@ class Replay:
         )
 
     def conclude_determination(self, step, on):
-        person = HealthPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, "01")
+        person = HealthPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, self.province)
         _, concluded, _ = det.conclude(
             person,
             self.state["determination"],
@@ -201,8 +214,8 @@ class Replay:
 
     def enrol_methadone(self, step, on):
         assert age_on(self.p.date_of_birth, on) >= 18
-        person = HealthPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, "01")
-        candidate = mmt.Episode("e", "p", on, paths.law_on(on), self.p.commune_code, "01")
+        person = HealthPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, self.province)
+        candidate = mmt.Episode("e", "p", on, paths.law_on(on), self.p.commune_code, self.province)
         self.state["health_person"], self.state["episode"], _ = mmt.enrol(
             person, [], candidate, today=HORIZON
         )
@@ -246,6 +259,7 @@ class Replay:
         self.state["dossier"] = dossier_rules.submit(self.state["dossier"], submitted_on=on, today=HORIZON)
 
     def court_decision(self, step, on):
+        assert FACILITIES[step.detail["facility"]].province_code == self.province
         self.state["dossier"] = dossier_rules.decide(
             self.state["dossier"],
             decided_on=on,
@@ -260,7 +274,9 @@ class Replay:
         dossier = self.state["dossier"]
         band = self.band(dossier.decided_on)  # the band the registry's decision event carries
         self.bands["rehab"] = band
-        person = RehabPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, "01", age_band=band)
+        person = RehabPerson(
+            "p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, self.province, age_band=band
+        )
         candidate = adm.Admission(
             "a",
             "p",
@@ -269,7 +285,7 @@ class Replay:
             dossier.term_months,
             dossier.minor or band in ("under_14", "14_to_16", "16_to_18"),
             self.p.commune_code,
-            "01",
+            self.province,
             facility_code=dossier.facility_code,
             dossier_id="x",
             court_decided_on=dossier.decided_on,
@@ -293,8 +309,11 @@ class Replay:
 
     def admit(self, step, on):
         identity = Identity(self.p.citizen_id, self.p.full_name, self.p.date_of_birth)
-        person = RehabPerson("p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, "01", identity=identity)
+        person = RehabPerson(
+            "p", "1:" + "0" * 32, self.p.sex, self.p.commune_code, self.province, identity=identity
+        )
         facility = FACILITIES.get(step.detail["facility"])
+        assert facility is None or facility.province_code == self.province
         candidate = adm.Admission(
             "a",
             "p",
@@ -303,7 +322,7 @@ class Replay:
             step.detail["term_months"],
             age_on(self.p.date_of_birth, on) < 18,
             self.p.commune_code,
-            "01",
+            self.province,
             facility_code=step.detail["facility"] or None,
             admitted_on=on,
         )
@@ -351,7 +370,7 @@ class Replay:
             band,
             terms.months(kind, band),
             self.p.commune_code,
-            "01",
+            self.province,
             paths.law_on(completed),
             completed,
         )
@@ -421,7 +440,7 @@ def _managements(person: PersonPlan) -> list[registry.Management]:
                     command.on,
                     registry.add_years(command.on, 1),
                     person.commune_code,
-                    "01",
+                    paths.province_of(person.commune_code),
                 )
             )
         elif command.kind == "end":
@@ -443,7 +462,7 @@ def test_the_registry_events_of_the_phase_are_counted(seed: int) -> None:
             walk.person.date_of_birth,
             Sex(walk.person.sex),
             walk.person.commune_code,
-            "01",
+            paths.province_of(walk.person.commune_code),
             "1:" + "0" * 32,
             walk.person.date_of_birth,
         )
@@ -460,3 +479,112 @@ def test_the_registry_events_of_the_phase_are_counted(seed: int) -> None:
                     ends += 1
     registry_acts = sum(s.service == "registry" for w in plan.people for s in w.steps)
     assert ends > 0 and plan.registry_events == registry_acts + ends
+
+
+# --- the shipped plans get data ------------------------------------------------------------------------
+
+PLAN_FILES = Path(__file__).resolve().parents[2] / "services/reporting/indicators/plans"
+
+
+def test_the_plan_units_are_those_of_the_shipped_plan_files() -> None:
+    shipped = {}
+    for path in PLAN_FILES.glob("*.toml"):
+        plan = tomllib.loads(path.read_text(encoding="utf-8"))
+        period = plan["period"]
+        shipped[plan["id"]] = (
+            plan["province"],
+            tuple(plan.get("communes", ())),
+            period["start"],
+            period["end"],
+        )
+    assert shipped == {u.plan_id: (u.province_code, u.communes, u.start, u.end) for u in paths.PLAN_UNITS}
+
+
+def department_acts(people: int, seed: int, unit: paths.PlanUnit) -> Counter:
+    """Acts per department dated inside the plan's period in the plan's unit: the registry phase's
+    commands, the department phase's steps (not the waits) and the communes' aftercare models."""
+    plans, plan = scenario(people, seed)
+    inside = lambda code, day: unit.holds(code) and unit.start <= day <= unit.end  # noqa: E731
+    done: Counter = Counter()
+    done["registry"] += sum(inside(p.commune_code, c.on) for p in plans for c in p.commands)
+    for walk in plan.people:
+        for step in walk.steps:
+            if not step.act.startswith("await_") and inside(walk.person.commune_code, step.on):
+                done[step.service] += 1
+    done["aftercare"] += sum(inside(m.commune_code, m.on) for m in plan.models)
+    return done
+
+
+@pytest.mark.parametrize(("people", "seed"), [(300, 2025), (300, 1), (300, 77), (120, 2025), (60, 2025)])
+@pytest.mark.parametrize("unit", paths.PLAN_UNITS, ids=lambda u: u.plan_id)
+def test_every_plan_has_activity_of_every_department(people: int, seed: int, unit: paths.PlanUnit) -> None:
+    done = department_acts(people, seed, unit)
+    assert all(done[service] for service in ("registry", "health", "rehab", "aftercare")), done
+
+
+@pytest.mark.parametrize("seed", [2025, 1, 77])
+def test_the_plans_see_people_in_rehab_health_and_aftercare_not_only_models(seed: int) -> None:
+    """Beyond the models: in Hà Nội in 2023 and in the Hà Đông wards, people are placed in aftercare; in
+    Lai Châu city in 2022 someone is in rehab and someone in health's hands."""
+    _, plan = scenario(300, seed)
+    for unit in paths.PLAN_UNITS:
+        acts_in = Counter(
+            s.act
+            for walk in plan.people
+            if unit.holds(walk.person.commune_code)
+            for s in walk.steps
+            if unit.start <= s.on <= unit.end
+        )
+        assert acts_in["admit"] + acts_in["admit_expected"] > 0, (unit.plan_id, acts_in)
+        assert acts_in["conclude_determination"] + acts_in["enrol_methadone"] > 0, (unit.plan_id, acts_in)
+        if unit.plan_id != "lai-chau-city-2022":
+            assert acts_in["place_case"] > 0, (unit.plan_id, acts_in)
+
+
+def test_models_follow_aftercare_rules_and_most_communes_run_one() -> None:
+    changes = scenario(300, 2025)[1].models
+    assert changes == paths.plan_models(2025, AS_OF), "the same seed gives the same models"
+    assert changes != paths.plan_models(2026, AS_OF)
+    assert [c.on for c in changes] == sorted(c.on for c in changes)
+    by_commune: dict[str, list[paths.ModelChange]] = {}
+    for change in changes:
+        by_commune.setdefault(change.commune_code, []).append(change)
+    assert len(by_commune) >= 0.75 * len(DEMO_COMMUNES)
+    for code, history in by_commune.items():
+        recorded: list[tuple[date, str]] = []
+        for change in history:  # aftercare's own rule for each change, against the earlier ones
+            aftercare_models.change(
+                recorded,
+                commune_code=code,
+                province_code=paths.province_of(code),
+                on=change.on,
+                status=change.status,
+                today=HORIZON,
+            )
+            recorded.append((change.on, change.status))
+        assert FIRST_ACT <= history[0].on and history[-1].on <= HORIZON
+        years = [c.on.year for c in history]
+        assert len(years) == len(set(years)), "one record a year: started, or the yearly review"
+        if history[0].status == "started":
+            assert all(c.status == "maintained" for c in history[1:])
+        else:  # a model older than the system: maintained every year from 2022
+            assert years == list(range(2022, years[-1] + 1)) and years[-1] >= 2025
+
+
+@pytest.mark.parametrize("seed", [2025, 1, 77])
+def test_the_models_feed_the_plans(seed: int) -> None:
+    changes = paths.plan_models(seed, AS_OF)
+    in_2023 = Counter(
+        c.status for c in changes if c.on.year == 2023 and paths.province_of(c.commune_code) == "01"
+    )
+    assert in_2023["started"] and in_2023["maintained"], "Plan 110/KH-UBND: models kept and started in 2023"
+    ha_dong = next(u for u in paths.PLAN_UNITS if u.plan_id == "ha-dong-2021-2025")
+    maintained = {
+        c.commune_code for c in changes if ha_dong.holds(c.commune_code) and c.status == "maintained"
+    }
+    region = next(r for r in REGIONS if r.name == "Hà Đông")
+    assert maintained == {code for code, _ in region.communes}, "every demo ward of Hà Đông keeps one"
+    lai_chau = {
+        c.commune_code for c in changes if c.on.year == 2022 and paths.province_of(c.commune_code) == "12"
+    }
+    assert lai_chau == {"03408", "03388"}
