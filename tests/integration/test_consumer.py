@@ -237,3 +237,35 @@ async def test_recreating_a_durable_that_was_lost_or_on_a_missing_stream(env):
     await js.delete_stream(STREAM.name)
     with pytest.raises(NotFoundError):
         await consumer.recreate_from_start()
+
+
+async def test_a_replayed_poison_event_is_not_copied_to_the_dead_letters_twice(env):
+    sessions, js, consumer, _registry = env
+    await publish(js, "forbidden")
+    await publish(js, "good")
+    await eventually(lambda: _equals(tally(sessions), {"good": 1}), message="good event applied")
+    await eventually(lambda: _no_pending(js), message="poison terminated")
+    assert (await js.stream_info("DLQ_TESTER")).state.messages == 1
+    # Past JetStream's duplicate window the copy's Nats-Msg-Id no longer protects: only the index does.
+    config = (await js.stream_info("DLQ_TESTER")).config
+    config.duplicate_window = 0.2
+    await js.update_stream(config=config)
+    await asyncio.sleep(0.4)
+
+    dead_letters = consumer._dead_letters
+    assert await dead_letters.load_held() == 1
+    await consumer.pause()
+    async with sessions.begin() as session:
+        await session.execute(delete(TALLY))
+        await session.execute(delete(inbox.INBOX))
+    await consumer.recreate_from_start()
+    await consumer.resume()
+    await eventually(lambda: _equals(tally(sessions), {"good": 1}), message="good event applied again")
+    await eventually(lambda: _no_pending(js), message="poison terminated again")
+    assert (await js.stream_info("DLQ_TESTER")).state.messages == 1
+    # A poison event that is not held yet is still copied, and then held too.
+    await publish(js, "forbidden")
+    await eventually(lambda: _no_pending(js), message="new poison terminated")
+    assert (await js.stream_info("DLQ_TESTER")).state.messages == 2
+    dead_letters.forget_held()
+    assert await dead_letters.load_held() == 2
