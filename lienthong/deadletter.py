@@ -4,16 +4,18 @@ The original payload and headers are copied to ``dlq.<consumer>.<original subjec
 ``DLQ_<CONSUMER>`` (confirmed by a PubAck) before the original is terminated, so nothing is lost and an
 operator can inspect and replay it after a fix.
 
-A consumer that reads its stream again from the start (a rebuild) meets the same poison events again. Within
-JetStream's duplicate window the copy's ``Nats-Msg-Id`` keeps it single; for older ones, ``load_held`` reads
-which originals the stream already holds (headers only) and ``send`` then skips those, so a replay adds no
-second copy and the dead-letter counts stay as they were.
+One original gets one copy. A consumer that reads its stream again from the start (reporting's rebuild, or
+its restart in the middle of one) meets the same poison events again; within JetStream's duplicate window
+the copy's ``Nats-Msg-Id`` keeps it single, and past it the consumer's memory of the originals the stream
+already holds does (read once, headers only, at the first dead letter of the process or by ``load_held``).
+So a replay adds no second copy and the dead-letter counts stay as they were.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime
 
 import nats.errors
@@ -25,6 +27,8 @@ from nats.js.errors import NotFoundError
 from lienthong.bus import StreamSpec, jetstream
 
 REASON_MAX = 500
+Original = tuple[str, str, str]  # the original's stream, its sequence there, and its ce-id ("" if none)
+log = logging.getLogger(__name__)
 
 
 def dead_letter_stream(consumer: str) -> StreamSpec:
@@ -44,54 +48,60 @@ class DeadLetters:
         self._broker = broker
         self._consumer = consumer
         self.stream = dead_letter_stream(consumer)
-        # (original stream, original sequence) of the copies the stream holds, once load_held has run.
-        self._held: set[tuple[str, str]] | None = None
+        # (original stream, sequence, ce-id) of every copy the stream holds; read when first needed.
+        self._held: set[Original] | None = None
+        self._loading = asyncio.Lock()
 
-    async def load_held(self, *, batch: int = 1000, timeout: float = 30.0) -> int:
-        """Remember which originals the dead-letter stream already holds a copy of; return how many."""
+    async def load_held(self, *, batch: int = 1000, timeout: float = 60.0) -> int:
+        """Read (again) which originals the dead-letter stream holds a copy of; return how many."""
+        async with self._loading:
+            self._held = await self._read_held(batch, timeout)
+            return len(self._held)
+
+    async def _read_held(self, batch: int, timeout: float) -> set[Original]:
         js = jetstream(self._broker)
         try:
             expected = (await js.stream_info(self.stream.name)).state.messages
         except NotFoundError:
-            expected = 0
-        held: set[tuple[str, str]] = set()
-        if expected:
-            config = ConsumerConfig(
-                headers_only=True,
-                ack_policy=AckPolicy.NONE,
-                deliver_policy=DeliverPolicy.ALL,
-                inactive_threshold=60.0,
-            )
-            reader = await js.pull_subscribe(self.stream.subjects[0], stream=self.stream.name, config=config)
-            name = (await reader.consumer_info()).name
-            try:
-                seen = 0
-                deadline = asyncio.get_running_loop().time() + timeout
-                while seen < expected and asyncio.get_running_loop().time() < deadline:
-                    try:
-                        messages = await reader.fetch(batch, timeout=1.0)
-                    except nats.errors.TimeoutError:
-                        break  # nothing more (messages removed meanwhile by the stream's limits)
-                    for message in messages:
-                        seen += 1
-                        held.add(_original(message.headers or {}))
-            finally:
-                await reader.unsubscribe()
-                with contextlib.suppress(NotFoundError):
-                    await js.delete_consumer(self.stream.name, name)
-        self._held = held
-        return len(held)
-
-    def forget_held(self) -> None:
-        self._held = None
+            return set()
+        held: set[Original] = set()
+        if not expected:
+            return held
+        config = ConsumerConfig(
+            headers_only=True,
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            inactive_threshold=60.0,
+        )
+        reader = await js.pull_subscribe(self.stream.subjects[0], stream=self.stream.name, config=config)
+        name = (await reader.consumer_info()).name
+        try:
+            seen = 0
+            deadline = asyncio.get_running_loop().time() + timeout
+            while seen < expected and asyncio.get_running_loop().time() < deadline:
+                try:
+                    messages = await reader.fetch(batch, timeout=1.0)
+                except nats.errors.TimeoutError:
+                    break  # nothing more: the stream's limits removed some meanwhile
+                seen += len(messages)
+                held.update(_held_original(message.headers or {}) for message in messages)
+        finally:
+            await reader.unsubscribe()
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(self.stream.name, name)
+        return held
 
     async def send(self, msg: Msg, reason: str) -> None:
-        """Copy ``msg`` to the dead-letter stream with ``reason``; raises if JetStream did not store it.
-
-        After ``load_held``, an original the stream already holds is not copied again."""
+        """Copy ``msg`` to the dead-letter stream with ``reason``, unless the stream already holds a copy of it;
+        raises if JetStream did not store it."""
         meta = msg.metadata
-        original = (meta.stream, str(meta.sequence.stream))
-        if self._held is not None and original in self._held:
+        original = (meta.stream, str(meta.sequence.stream), (msg.headers or {}).get("ce-id", ""))
+        if self._held is None:
+            async with self._loading:
+                if self._held is None:
+                    self._held = await self._read_held(1000, 60.0)
+        if original in self._held:
+            log.info("%s #%s is already in %s: not copied again", msg.subject, original[1], self.stream.name)
             return
         original_id = (msg.headers or {}).get("ce-id") or f"{meta.stream}:{meta.sequence.stream}"
         headers = {
@@ -110,9 +120,12 @@ class DeadLetters:
         )
         if ack is None or ack.stream != self.stream.name:
             raise RuntimeError(f"dead-letter stream {self.stream.name} did not acknowledge the copy")
-        if self._held is not None:
-            self._held.add(original)
+        self._held.add(original)
 
 
-def _original(headers: dict[str, str]) -> tuple[str, str]:
-    return headers.get("lt-dlq-original-stream", ""), headers.get("lt-dlq-original-sequence", "")
+def _held_original(headers: dict[str, str]) -> Original:
+    return (
+        headers.get("lt-dlq-original-stream", ""),
+        headers.get("lt-dlq-original-sequence", ""),
+        headers.get("ce-id", ""),
+    )

@@ -246,14 +246,14 @@ async def test_a_replayed_poison_event_is_not_copied_to_the_dead_letters_twice(e
     await eventually(lambda: _equals(tally(sessions), {"good": 1}), message="good event applied")
     await eventually(lambda: _no_pending(js), message="poison terminated")
     assert (await js.stream_info("DLQ_TESTER")).state.messages == 1
-    # Past JetStream's duplicate window the copy's Nats-Msg-Id no longer protects: only the index does.
+    # Past JetStream's duplicate window the copy's Nats-Msg-Id no longer protects: only the memory does.
     config = (await js.stream_info("DLQ_TESTER")).config
     config.duplicate_window = 0.2
     await js.update_stream(config=config)
     await asyncio.sleep(0.4)
 
-    dead_letters = consumer._dead_letters
-    assert await dead_letters.load_held() == 1
+    # A fresh DeadLetters, as after a restart: it reads what the stream holds at its first dead letter.
+    consumer._dead_letters = DeadLetters(consumer._broker, "tester")
     await consumer.pause()
     async with sessions.begin() as session:
         await session.execute(delete(TALLY))
@@ -263,9 +263,8 @@ async def test_a_replayed_poison_event_is_not_copied_to_the_dead_letters_twice(e
     await eventually(lambda: _equals(tally(sessions), {"good": 1}), message="good event applied again")
     await eventually(lambda: _no_pending(js), message="poison terminated again")
     assert (await js.stream_info("DLQ_TESTER")).state.messages == 1
-    # A poison event that is not held yet is still copied, and then held too.
+    # A poison event not held yet is copied, and then held too.
     await publish(js, "forbidden")
     await eventually(lambda: _no_pending(js), message="new poison terminated")
     assert (await js.stream_info("DLQ_TESTER")).state.messages == 2
-    dead_letters.forget_held()
-    assert await dead_letters.load_held() == 2
+    assert await consumer._dead_letters.load_held() == 2
