@@ -6,7 +6,7 @@ the message in the caller's language.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 
 import grpc
@@ -18,6 +18,7 @@ from lienthong.errors import InvalidInput
 from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from services.reporting import handlers
 from services.reporting.domain import ManagementReport, Period, ReportRow
+from services.reporting.rebuild import Rebuilder
 from services.reporting.sources import Source
 from services.reporting.steps import PSEUDONYM, Step
 
@@ -178,3 +179,17 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 for d, t, n, p in counts
             ],
         )
+
+    # Set by the composition root: a rebuild pauses and recreates the consumers, which main owns.
+    rebuilder: Rebuilder | None = None
+
+    async def Rebuild(
+        self, request: reporting_pb2.RebuildRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[reporting_pb2.RebuildProgress]:
+        assert self.rebuilder is not None, "main sets the rebuilder"
+        run = self.rebuilder.start(confirm=request.confirm)
+        async for progress, _finished in run.follow():
+            for p in progress:
+                yield reporting_pb2.RebuildProgress(stream=p.stream, applied=p.applied, total=p.total)
+        applied, total = sum(p.applied for p in progress), sum(p.total for p in progress)
+        yield reporting_pb2.RebuildProgress(applied=applied, total=total, done=True)

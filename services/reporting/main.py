@@ -15,6 +15,7 @@ from lienthong.metrics import ConsumerMetrics
 from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, serve
 from services.reporting import consumer, handlers
 from services.reporting.grpc_api import SERVICE_NAME, ReportingServicer
+from services.reporting.rebuild import Rebuilder
 from services.reporting.settings import ReportingSettings
 from services.reporting.sources import DEAD_LETTER_NAME, SOURCES, Source
 
@@ -61,7 +62,11 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
             dead = 0
         return handlers.BrokerView(pending=pending, dead_lettered=dead)
 
+    consumers = [source_consumer(source) for source in SOURCES]
     servicer = ReportingServicer(sessions=infra.sessions, sources=SOURCES, broker_view=broker_view)
+    servicer.rebuilder = Rebuilder(
+        sessions=infra.sessions, broker=infra.broker, consumers=consumers, dead_letters=dead_letters
+    )
     return ServicePlan(
         infra=infra,
         migrations=MIGRATIONS,
@@ -70,7 +75,8 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
         # Reporting owns only its dead letters; the department streams belong to their departments and are
         # never declared here.
         owned_streams=[dead_letters.stream],
-        consumers=[source_consumer(source) for source in SOURCES],
+        consumers=consumers,
+        background=[servicer.rebuilder.guard],
     )
 
 
