@@ -3,6 +3,7 @@
 lienthong demo      the whole system on this machine with synthetic demo data, report, then serve
 lienthong up        the same system without demo data; its data is kept between runs
 lienthong codegen   generate (or --check) the Python code of the contracts in proto/
+lienthong report    reporting's operator commands (rebuild the read model)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lienthong.localrun import SERVICES, LocalRunError, LocalSystem, ServiceFailed
+from lienthong.report_cli import report_app
 from lienthong.staff_cli import add_staff_commands
 
 app = typer.Typer(
@@ -33,6 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 add_staff_commands(app)  # lienthong registry|health|rehab|aftercare …: commands for department staff
+app.add_typer(report_app)  # lienthong report …: reporting's operator commands
 
 DEMO_DIR = Path(".lienthong") / "demo"
 UP_DIR = Path(".lienthong") / "local"

@@ -6,6 +6,7 @@ Real nats-server and database; reporting runs through its real ``serve()``. The 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import time
@@ -15,8 +16,10 @@ from datetime import date, timedelta
 import grpc
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from lienthong import inbox
+from lienthong.cli import app
 from lienthong_contracts.aftercare.v1 import events_pb2 as aftercare
 from lienthong_contracts.health.v1 import events_pb2 as health
 from lienthong_contracts.registry.v1 import events_pb2 as registry
@@ -379,3 +382,30 @@ async def test_a_rebuild_before_the_other_departments_exist(reporting):
         rehab.Returned(person=ref(3), admission_id="adm-3", returned_on="2025-05-05"),
     )
     await reporting.caught_up(2)
+
+
+async def lienthong(*args: str):
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+
+
+async def test_the_rebuild_command_shows_progress_and_a_refusal(reporting):
+    reg = reporting.registry
+    await reg.publish(*[reg.event(*decided(n, f"m{n}", BA_DINH, "2025-02-01")) for n in range(1, 21)])
+    await reporting.caught_up(20)
+    before = await answers(reporting)
+    target = ["--target", reporting.ready["grpc"]]
+
+    done = await lienthong("report", "rebuild", "--yes", *target)
+    assert done.exit_code == 0, done.output
+    assert "REGISTRY" in done.output and "AFTERCARE" in done.output
+    assert "read model rebuilt: 20 of 20 messages replayed" in done.output
+    assert await answers(reporting) == before
+
+    running = reporting.stub.Rebuild(reporting_pb2.RebuildRequest(confirm=True))
+    await running.read()
+    refused = await lienthong("report", "rebuild", "--yes", "--lang", "en", *target)
+    assert refused.exit_code == 1, refused.output
+    assert "refused (rebuild.running): A rebuild is already running" in refused.output
+    while (message := await running.read()) is not grpc.aio.EOF:
+        last = message
+    assert last.done
