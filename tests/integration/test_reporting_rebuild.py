@@ -7,6 +7,7 @@ Real nats-server and database; reporting runs through its real ``serve()``. The 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 import time
@@ -14,19 +15,23 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import grpc
+import nats
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from lienthong import inbox
+from lienthong import bus, inbox
 from lienthong.cli import app
 from lienthong_contracts.aftercare.v1 import events_pb2 as aftercare
 from lienthong_contracts.health.v1 import events_pb2 as health
 from lienthong_contracts.registry.v1 import events_pb2 as registry
 from lienthong_contracts.rehab.v1 import events_pb2 as rehab
-from lienthong_contracts.reporting.v1 import reporting_pb2
+from lienthong_contracts.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from services.reporting import storage
-from tests.conftest import eventually
+from services.reporting.main import build_plan
+from services.reporting.rebuild import empty_read_model
+from services.reporting.settings import ReportingSettings
+from tests.conftest import RunningService, eventually
 from tests.integration import test_reporting as base
 from tests.integration.test_reporting import (
     BA_DINH,
@@ -35,8 +40,11 @@ from tests.integration.test_reporting import (
     DECIDED,
     HOAN_KIEM,
     REGISTERED,
+    REGISTRY,
     TESTED,
     Event,
+    FakeRegistry,
+    Running,
     decided,
     ended,
     pseudonym,
@@ -61,9 +69,9 @@ PERIODS = [
 PEOPLE_SHOWN = (1, 3, 4, 9, 41, 42, 150, 333)
 
 
-def bulk(reg, rng: random.Random) -> list[Event]:
+def bulk(reg, rng: random.Random, people: int) -> list[Event]:
     events = []
-    for n in range(100, 100 + BULK_PEOPLE):
+    for n in range(100, 100 + people):
         commune = rng.choice(COMMUNES)
         day = date(2024, 1, 1) + timedelta(days=rng.randrange(640))
         events.append(
@@ -150,7 +158,7 @@ async def publish_departments(js) -> None:
     )
 
 
-async def populate(r) -> reporting_pb2.IngestStatus:
+async def populate(r, people: int = BULK_PEOPLE) -> reporting_pb2.IngestStatus:
     """A varied read model on all four streams, with dead letters and a duplicate; wait until caught up."""
     await declare_all(r.js)
     reg = r.registry
@@ -161,22 +169,18 @@ async def populate(r) -> reporting_pb2.IngestStatus:
         DECIDED, registry.ManagementDecided(), person=pseudonym(9), payload=b"\xff\x00garbage"
     )
     stolen = reg.event(*ended(5, "m1", BA_DINH, "2025-02-10", "died"))  # m1 is person 1's
-    more = bulk(reg, random.Random(7))
+    more = bulk(reg, random.Random(7), people)
     await reg.publish(*events, duplicate, undecodable, stolen, *more)
     await publish_departments(r.js)
-    applied = len(events) + len(more) + 7
+    applied = len(events) + len(more) + 7  # the departments' eight events but the bad date
     return await caught_up(r, applied=applied, dead=3)
 
 
 async def caught_up(r, *, applied: int, dead: int) -> reporting_pb2.IngestStatus:
     async def check():
         status = await r.status()
-        wanted = (status.events_applied, status.events_dead_lettered, status.caught_up) == (
-            applied,
-            dead,
-            True,
-        )
-        return status if wanted else None
+        done = status.caught_up and status.events_applied == applied and status.events_dead_lettered == dead
+        return status if done else None
 
     return await eventually(check, timeout=60, message=f"{applied} applied, {dead} dead-lettered, caught up")
 
@@ -227,8 +231,9 @@ async def stream_totals(js) -> dict[str, int]:
     return {name: (await js.stream_info(name)).state.messages for name in STREAMS}
 
 
-async def rebuild(stub, **metadata) -> list[tuple[float, reporting_pb2.RebuildProgress]]:
-    call = stub.Rebuild(reporting_pb2.RebuildRequest(confirm=True), metadata=list(metadata.items()))
+async def rebuild(stub) -> list[tuple[float, reporting_pb2.RebuildProgress]]:
+    """Every progress message of one rebuild, with the moment it arrived."""
+    call = stub.Rebuild(reporting_pb2.RebuildRequest(confirm=True))
     return [(time.perf_counter(), message) async for message in call]
 
 
@@ -258,7 +263,8 @@ def check_progress(
 async def test_the_rebuilt_read_model_answers_exactly_as_before(reporting):
     before_status = await populate(reporting)
     before, rows = await answers(reporting), await tables(reporting)
-    assert [row.total.new_in_period for row in (before["reports"][0], before["reports"][3])] != [0, 0]
+    assert all(report.rows for report in before["reports"])
+    assert before["reports"][1].total.ended_total and before["reports"][3].total.new_in_period
     assert before_status.events_dead_lettered == 3 and len(rows["inbox"]) == before_status.events_applied
     totals = await stream_totals(reporting.js)
 
@@ -409,3 +415,58 @@ async def test_the_rebuild_command_shows_progress_and_a_refusal(reporting):
     while (message := await running.read()) is not grpc.aio.EOF:
         last = message
     assert last.done
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: ReportingSettings, registry: FakeRegistry, js):
+    async with RunningService(plan := build_plan(settings)) as service:
+        async with grpc.aio.insecure_channel(service.grpc_target) as channel:
+            stub = reporting_pb2_grpc.ReportingServiceStub(channel)
+            yield Running(registry, js, stub, service.ready, plan)
+
+
+@pytest.mark.parametrize(
+    "crash", ["while_recreating", "before_emptying", "after_emptying", "stopped_during_the_rebuild"]
+)
+async def test_a_rebuild_cut_short_by_a_crash_is_undone_or_completed_by_the_next_start(
+    nats_server, database_url, crash
+):
+    """The order of the steps makes every crash point safe: the next start finds either the old read model
+    with durables at the start (or missing, created again at the start), all acked again as duplicates, or an
+    empty read model that it replays the streams into."""
+    connection = await nats.connect(nats_server.url)
+    js = connection.jetstream()
+    await bus.declare_stream(js, REGISTRY)
+    settings = ReportingSettings(
+        nats_url=nats_server.url, database_url=database_url, grpc_port=0, metrics_port=0, ack_wait_seconds=5
+    )
+    registry = FakeRegistry(js)
+    try:
+        async with serving(settings, registry, js) as r:
+            status = await populate(r, people=40)
+            before, rows = await answers(r), await tables(r)
+            consumers = r.plan.consumers
+            if crash == "stopped_during_the_rebuild":  # SIGTERM half a second into a rebuild
+                call = r.stub.Rebuild(reporting_pb2.RebuildRequest(confirm=True))
+                assert not (await call.read()).done
+                assert not (await call.read()).done
+            else:  # the steps of a rebuild by hand, up to the crash
+                for consumer in consumers:
+                    await consumer.pause()
+                if crash == "while_recreating":
+                    # The first durable recreated, the second deleted but not created yet.
+                    await consumers[0].recreate_from_start()
+                    await js.delete_consumer(consumers[1].spec.stream, consumers[1].spec.name)
+                else:
+                    for consumer in consumers:
+                        await consumer.recreate_from_start()
+                if crash == "after_emptying":
+                    await empty_read_model(r.plan.infra.sessions, [c.spec.name for c in consumers])
+                    assert (await r.status()).events_applied == 0
+        # The process is gone in the middle of the rebuild: its consumers never resumed.
+        async with serving(settings, registry, js) as r:
+            await caught_up(r, applied=status.events_applied, dead=3)
+            assert await answers(r) == before
+            assert await tables(r) == rows
+    finally:
+        await connection.close()
