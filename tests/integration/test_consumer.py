@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import nats.errors
 import pytest
+from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, func, select, update
@@ -268,3 +270,23 @@ async def test_a_replayed_poison_event_is_not_copied_to_the_dead_letters_twice(e
     await eventually(lambda: _no_pending(js), message="new poison terminated")
     assert (await js.stream_info("DLQ_TESTER")).state.messages == 2
     assert await consumer._dead_letters.load_held() == 2
+
+
+async def test_the_dead_letters_held_are_read_to_the_end_even_when_the_server_answers_slowly(
+    env, monkeypatch
+):
+    _sessions, js, consumer, _registry = env
+    await publish(js, "forbidden")
+    await eventually(lambda: _no_pending(js), message="poison terminated")
+    fetch = JetStreamContext.PullSubscription.fetch
+    slow = {"left": 2}
+
+    async def slow_first_answers(self, batch=1, timeout=5, heartbeat=None):
+        if batch == 1000 and slow["left"]:  # the dead-letter reader's fetches, not the consumer's
+            slow["left"] -= 1
+            raise nats.errors.TimeoutError
+        return await fetch(self, batch, timeout, heartbeat)
+
+    monkeypatch.setattr(JetStreamContext.PullSubscription, "fetch", slow_first_answers)
+    assert await DeadLetters(consumer._broker, "tester").load_held() == 1
+    assert slow["left"] == 0
