@@ -1,6 +1,6 @@
 """Rebuild: empty reporting's read model and replay the department streams into it, with progress.
 
-The steps, in this order, so that a crash at any point leaves something the next start completes by itself:
+The steps, in this order, so that a crash at any point leaves a state the next start handles by itself:
 
 1. note each source stream's message count and last sequence (what "caught up" means for this rebuild);
 2. pause the four consumers (they finish the batch in hand and stop fetching);
