@@ -238,7 +238,10 @@ async def rebuild(stub) -> list[tuple[float, reporting_pb2.RebuildProgress]]:
 
 
 def check_progress(
-    received: list[tuple[float, reporting_pb2.RebuildProgress]], totals: dict[str, int]
+    received: list[tuple[float, reporting_pb2.RebuildProgress]],
+    totals: dict[str, int],
+    *,
+    read_all_along=True,
 ) -> None:
     messages = [m for _, m in received]
     *rounds, last = messages
@@ -255,9 +258,10 @@ def check_progress(
         applied = [m.applied for m in progress]
         assert applied == sorted(applied), f"{stream} went backwards: {applied}"
         assert applied[-1] == totals[stream]
-    moments = [moment for moment, _ in received]
-    gaps = [b - a for a, b in itertools.pairwise(moments)]
-    assert max(gaps, default=0) < 1.0, f"progress messages more than a second apart: {max(gaps):.2f}s"
+    if read_all_along:  # messages a busy client has not read wait in its channel: their gaps say nothing
+        moments = [moment for moment, _ in received]
+        gaps = [b - a for a, b in itertools.pairwise(moments)]
+        assert max(gaps, default=0) < 1.0, f"progress messages more than a second apart: {max(gaps):.2f}s"
 
 
 async def test_the_rebuilt_read_model_answers_exactly_as_before(reporting):
@@ -358,7 +362,7 @@ async def test_events_published_during_a_rebuild_are_applied_exactly_once(report
     while (message := await call.read()) is not grpc.aio.EOF:
         received.append((time.perf_counter(), message))
     # The totals are those at the start: the call ends when those are replayed, the new ones may follow.
-    check_progress(received, totals)
+    check_progress(received, totals, read_all_along=False)
     after = await caught_up(reporting, applied=status.events_applied + 11, dead=3)
     by_stream = {s.stream: s.events_applied for s in after.sources}
     assert by_stream["REGISTRY"] == {s.stream: s.events_applied for s in status.sources}["REGISTRY"] + 10
