@@ -3,6 +3,7 @@
 lienthong demo      the whole system on this machine with synthetic demo data, report, then serve
 lienthong up        the same system without demo data; its data is kept between runs
 lienthong codegen   generate (or --check) the Python code of the contracts in proto/
+lienthong report    reporting's operator commands (rebuild the read model)
 """
 
 from __future__ import annotations

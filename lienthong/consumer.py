@@ -14,6 +14,7 @@ together with their inbox rows, then acknowledged. Failure handling, by cause:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -29,6 +30,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy as JsAckPolicy
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -106,6 +108,9 @@ class BatchConsumer:
         self._metrics = metrics
         self._dead_letters = dead_letters
         self._stopping = False
+        self._paused = False
+        # Starting and stopping the subscriber (attach, pause, resume) one at a time.
+        self._switch = asyncio.Lock()
         self.subscriber = None
         self.attached = asyncio.Event()
         # Called after a batch that applied something commits: a consumer that writes outbox rows wakes
@@ -128,7 +133,9 @@ class BatchConsumer:
             ack_policy=AckPolicy.MANUAL,
         )
         self.subscriber(self._handle)
-        await self.subscriber.start()
+        async with self._switch:
+            if not self._paused:
+                await self.subscriber.start()
         self.attached.set()
         log.info("consumer %s attached to stream %s (%s)", spec.name, spec.stream, spec.filter_subject)
 
@@ -145,6 +152,41 @@ class BatchConsumer:
 
     def stop(self) -> None:
         self._stopping = True
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    async def pause(self) -> None:
+        """Stop fetching. Returns once the batch being applied, if any, has committed and been acknowledged
+        (or after the broker's graceful timeout). Messages fetched but not yet handed over are not acked:
+        the server delivers them again after ``ack_wait``. A consumer not attached yet stays unstarted."""
+        async with self._switch:
+            self._paused = True
+            if self.subscriber is not None and self.subscriber.running:
+                await self.subscriber.stop()
+
+    async def resume(self) -> None:
+        """Fetch again (binding to the durable, or creating it from the start of the stream if missing)."""
+        async with self._switch:
+            self._paused = False
+            if self.subscriber is not None and not self.subscriber.running:
+                await self.subscriber.start()
+
+    async def recreate_from_start(self) -> None:
+        """Delete the durable consumer and create it again with the same configuration, so it delivers the
+        whole stream from its first message; only while paused. Raises ``NotFoundError`` when the stream
+        does not exist. The inbox still decides what is new: events already applied are acked as duplicates.
+        """
+        if not self._paused:
+            raise RuntimeError(f"consumer {self.spec.name} must be paused before it is recreated")
+        js = jetstream(self._broker)
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(self.spec.stream, self.spec.name)
+        await js.add_consumer(self.spec.stream, config=self.consumer_config())
+        log.info(
+            "consumer %s recreated: it delivers stream %s from the start", self.spec.name, self.spec.stream
+        )
 
     async def _handle(self, body: Any, message: Annotated[NatsBatchMessage, Context("message")]) -> None:
         started = time.perf_counter()

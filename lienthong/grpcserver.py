@@ -3,11 +3,13 @@
 Every refusal leaves as a specific status with a message in the caller's language (``accept-language``
 metadata: ``vi`` by default, ``en``), and trailing metadata ``error-code``, ``message-en`` and
 ``message-vi-bin`` (UTF-8, so a client can show either). A request that is not even valid protobuf is an
-INVALID_ARGUMENT, not an INTERNAL error.
+INVALID_ARGUMENT, not an INTERNAL error. This holds for unary methods and for server-streaming ones written as
+async generators.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import re
@@ -99,17 +101,14 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
+            return handler
+        if handler.unary_stream is not None:
+            return self._server_streaming(handler, handler_call_details.method)
+        if handler.unary_unary is None:
             return handler
         method = handler_call_details.method
         behaviour = handler.unary_unary
-        deserialize = handler.request_deserializer
-
-        def safe_deserialize(data: bytes) -> Any:
-            try:
-                return deserialize(data)
-            except Exception:
-                return _UNDECODABLE
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
@@ -133,9 +132,53 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
-            request_deserializer=safe_deserialize,
+            request_deserializer=_safe(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
+
+    def _server_streaming(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """The same edge for a server-streaming method written as an async generator: a DomainError raised
+        before or between the messages ends the call with its status and bilingual message."""
+        behaviour = handler.unary_stream
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                if request is _UNDECODABLE:
+                    raise _undecodable(method)
+                async for response in behaviour(request, context):
+                    yield response
+            except DomainError as error:
+                code = STATUS_OF[error.kind]
+                await abort_with(context, error)
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception:
+                code = context.code() or grpc.StatusCode.INTERNAL
+                if code == grpc.StatusCode.INTERNAL:
+                    log.exception("unexpected error in %s", method)
+                raise
+            finally:
+                self._calls.labels(method, _name(code)).inc()
+                self._seconds.labels(method).observe(time.perf_counter() - started)
+
+        return grpc.unary_stream_rpc_method_handler(
+            wrapped,
+            request_deserializer=_safe(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _safe(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def safe_deserialize(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:
+            return _UNDECODABLE
+
+    return safe_deserialize
 
 
 def _name(code: Any) -> str:

@@ -17,10 +17,11 @@ from rich.table import Table
 
 from lienthong import units
 from lienthong.periods import parse_period
+from lienthong.staff_cli import rebuild
 from lienthong.staff_cli._common import JsonOpt, Lang, LangOpt, call, day, default_target, iso, target_option
 from lienthong_contracts.reporting.v1 import reporting_pb2 as pb
 
-app = typer.Typer(help="Reporting: indicators, plans, exports, sign-off.", no_args_is_help=True)
+app = typer.Typer(help="Reporting: indicators, plans, exports, sign-off, rebuild.", no_args_is_help=True)
 Target = Annotated[str, target_option("reporting")]
 TARGET = default_target("reporting")
 
@@ -432,3 +433,6 @@ def alerts(
         as_of=iso(as_of), province_code=province, commune_codes=commune, rules=rule
     )
     call("reporting", "ListAlerts", request, target=target, lang=lang, json_out=json_out, show=show)
+
+
+app.command("rebuild")(rebuild.rebuild)  # the operator's command, defined with its progress bars

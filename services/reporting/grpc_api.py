@@ -6,7 +6,7 @@ the message in the caller's language.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import grpc
@@ -23,6 +23,7 @@ from services.reporting.alerts import api as alerts_api
 from services.reporting.domain import ManagementReport, Period, ReportRow
 from services.reporting.indicators import engine, plans
 from services.reporting.indicators.catalogue import Catalogue
+from services.reporting.rebuild import Rebuilder
 from services.reporting.sources import Source
 from services.reporting.steps import PSEUDONYM, Step
 
@@ -505,3 +506,17 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     ) -> reporting_pb2.AlertList:
         query = alerts_api.alert_query(request, today=today_in_vietnam())
         return alerts_api.alert_list(query, await handlers.list_alerts(self._sessions, query))
+
+    # Set by the composition root: a rebuild pauses and recreates the consumers, which main owns.
+    rebuilder: Rebuilder | None = None
+
+    async def Rebuild(
+        self, request: reporting_pb2.RebuildRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[reporting_pb2.RebuildProgress]:
+        assert self.rebuilder is not None, "main sets the rebuilder"
+        run = self.rebuilder.start(confirm=request.confirm)
+        async for progress, _finished in run.follow():
+            for p in progress:
+                yield reporting_pb2.RebuildProgress(stream=p.stream, applied=p.applied, total=p.total)
+        applied, total = sum(p.applied for p in progress), sum(p.total for p in progress)
+        yield reporting_pb2.RebuildProgress(applied=applied, total=total, done=True)

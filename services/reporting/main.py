@@ -16,6 +16,7 @@ from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, se
 from services.reporting import consumer, handlers
 from services.reporting.alerts import rulebook
 from services.reporting.grpc_api import SERVICE_NAME, ReportingServicer
+from services.reporting.rebuild import Rebuilder
 from services.reporting.settings import ReportingSettings
 from services.reporting.sources import DEAD_LETTER_NAME, SOURCES, Source
 
@@ -63,12 +64,16 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
             dead = 0
         return handlers.BrokerView(pending=pending, dead_lettered=dead)
 
+    consumers = [source_consumer(source) for source in SOURCES]
     servicer = ReportingServicer(
         sessions=infra.sessions,
         sources=SOURCES,
         broker_view=broker_view,
         catalogue=settings.indicators(),
         plans=settings.plans(),
+    )
+    servicer.rebuilder = Rebuilder(
+        sessions=infra.sessions, broker=infra.broker, consumers=consumers, dead_letters=dead_letters
     )
     return ServicePlan(
         infra=infra,
@@ -78,7 +83,8 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
         # Reporting owns only its dead letters; the department streams belong to their departments and are
         # never declared here.
         owned_streams=[dead_letters.stream],
-        consumers=[source_consumer(source) for source in SOURCES],
+        consumers=consumers,
+        background=[servicer.rebuilder.guard],
     )
 
 

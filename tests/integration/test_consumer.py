@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import nats.errors
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, update
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
+from sqlalchemy import Column, Integer, MetaData, String, Table, delete, func, select, update
 
 from lienthong import bus, inbox
 from lienthong.consumer import BatchConsumer, ConsumerSpec, InvariantBroken
@@ -176,3 +182,111 @@ async def test_fetch_timeouts_surface_as_nats_timeouts(nats_server, monkeypatch)
         await subscription.fetch(5, timeout=1)
     await nc.close()
     assert type(caught.value) is nats.errors.TimeoutError
+
+
+# --- pause, resume, and reading the stream again from the start (reporting's rebuild) ---------------
+
+
+async def test_a_paused_consumer_fetches_nothing_until_resumed(env):
+    sessions, js, consumer, _registry = env
+    await publish(js, "a")
+    await eventually(lambda: _equals(tally(sessions), {"a": 1}), message="a applied")
+    await consumer.pause()
+    await consumer.pause()  # twice is harmless
+    assert consumer.paused
+    await publish(js, "b")
+    await asyncio.sleep(1.0)  # five fetch timeouts of this consumer
+    assert await tally(sessions) == {"a": 1}
+    info = await js.consumer_info(STREAM.name, "tester")
+    assert (info.num_pending, info.num_ack_pending) == (1, 0)
+    await consumer.resume()
+    assert not consumer.paused
+    await eventually(lambda: _equals(tally(sessions), {"a": 1, "b": 1}), message="b applied after resume")
+    await eventually(lambda: _no_pending(js), message="all acked")
+
+
+async def test_recreated_from_the_start_it_reads_every_event_again_and_applies_only_new_ones(env):
+    sessions, js, consumer, _registry = env
+    for key in ("a", "b", "a"):
+        await publish(js, key)
+    await eventually(lambda: _equals(tally(sessions), {"a": 2, "b": 1}), message="applied once")
+    with pytest.raises(RuntimeError, match="must be paused"):
+        await consumer.recreate_from_start()
+    await consumer.pause()
+    await consumer.recreate_from_start()
+    info = await js.consumer_info(STREAM.name, "tester")
+    assert (info.num_pending, info.delivered.stream_seq) == (3, 0)
+    await consumer.resume()
+    # The inbox still holds the three events: each is delivered again and acked as a duplicate.
+    await eventually(lambda: _no_pending(js), message="all acked again")
+    assert await tally(sessions) == {"a": 2, "b": 1}
+    await consumer.pause()
+    async with sessions.begin() as session:
+        await session.execute(delete(TALLY))
+        await session.execute(delete(inbox.INBOX))
+    await consumer.recreate_from_start()
+    await consumer.resume()
+    await eventually(lambda: _equals(tally(sessions), {"a": 2, "b": 1}), message="tally rebuilt")
+    await eventually(lambda: _no_pending(js), message="all acked after the rebuild")
+
+
+async def test_recreating_a_durable_that_was_lost_or_on_a_missing_stream(env):
+    _sessions, js, consumer, _registry = env
+    await consumer.pause()
+    await js.delete_consumer(STREAM.name, "tester")
+    await consumer.recreate_from_start()  # nothing to delete: created anyway
+    assert (await js.consumer_info(STREAM.name, "tester")).config.deliver_policy == DeliverPolicy.ALL
+    await js.delete_stream(STREAM.name)
+    with pytest.raises(NotFoundError):
+        await consumer.recreate_from_start()
+
+
+async def test_a_replayed_poison_event_is_not_copied_to_the_dead_letters_twice(env):
+    sessions, js, consumer, _registry = env
+    await publish(js, "forbidden")
+    await publish(js, "good")
+    await eventually(lambda: _equals(tally(sessions), {"good": 1}), message="good event applied")
+    await eventually(lambda: _no_pending(js), message="poison terminated")
+    assert (await js.stream_info("DLQ_TESTER")).state.messages == 1
+    # Past JetStream's duplicate window the copy's Nats-Msg-Id no longer protects: only the memory does.
+    config = (await js.stream_info("DLQ_TESTER")).config
+    config.duplicate_window = 0.2
+    await js.update_stream(config=config)
+    await asyncio.sleep(0.4)
+
+    # A fresh DeadLetters, as after a restart: it reads what the stream holds at its first dead letter.
+    consumer._dead_letters = DeadLetters(consumer._broker, "tester")
+    await consumer.pause()
+    async with sessions.begin() as session:
+        await session.execute(delete(TALLY))
+        await session.execute(delete(inbox.INBOX))
+    await consumer.recreate_from_start()
+    await consumer.resume()
+    await eventually(lambda: _equals(tally(sessions), {"good": 1}), message="good event applied again")
+    await eventually(lambda: _no_pending(js), message="poison terminated again")
+    assert (await js.stream_info("DLQ_TESTER")).state.messages == 1
+    # A poison event not held yet is copied, and then held too.
+    await publish(js, "forbidden")
+    await eventually(lambda: _no_pending(js), message="new poison terminated")
+    assert (await js.stream_info("DLQ_TESTER")).state.messages == 2
+    assert await consumer._dead_letters.load_held() == 2
+
+
+async def test_the_dead_letters_held_are_read_to_the_end_even_when_the_server_answers_slowly(
+    env, monkeypatch
+):
+    _sessions, js, consumer, _registry = env
+    await publish(js, "forbidden")
+    await eventually(lambda: _no_pending(js), message="poison terminated")
+    fetch = JetStreamContext.PullSubscription.fetch
+    slow = {"left": 2}
+
+    async def slow_first_answers(self, batch=1, timeout=5, heartbeat=None):
+        if batch == 1000 and slow["left"]:  # the dead-letter reader's fetches, not the consumer's
+            slow["left"] -= 1
+            raise nats.errors.TimeoutError
+        return await fetch(self, batch, timeout, heartbeat)
+
+    monkeypatch.setattr(JetStreamContext.PullSubscription, "fetch", slow_first_answers)
+    assert await DeadLetters(consumer._broker, "tester").load_held() == 1
+    assert slow["left"] == 0

@@ -428,3 +428,17 @@ async def test_a_signed_off_report_stays_as_signed_and_later_events_show_as_diff
             await call
         assert refused.value.code() == code
         assert text in refused.value.details()
+
+
+async def test_sign_offs_survive_a_rebuild_of_the_read_model(served):
+    js, stub, _ = served
+    sent = await publish_year(js)
+    await caught_up(stub, sent)
+    unit = {"period_start": "2025-01-01", "period_end": "2025-12-31", "province_code": "01"}
+    signed = await stub.SignOffReport(
+        reporting_pb2.SignOffRequest(**unit), metadata=(("x-officer-id", "BCD-01"),)
+    )
+    progress = [p async for p in stub.Rebuild(reporting_pb2.RebuildRequest(confirm=True))]
+    assert progress[-1].done and progress[-1].applied == sent
+    kept = await stub.GetSignedReport(reporting_pb2.GetSignedReportRequest(**unit))
+    assert kept.snapshot.snapshot_id == signed.snapshot_id and list(kept.differences) == []
