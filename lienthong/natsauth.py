@@ -39,6 +39,8 @@ from pathlib import Path
 from lienthong.policy import DEPARTMENTS, SERVICES, Policy, load
 
 KEY_SUFFIX = ".nk"
+# Where `lienthong nats-config` writes the configuration and keys compose.yaml mounts.
+DEPLOY_DIR = Path("deploy") / "nats"
 
 
 def account_of(service: str) -> str:
