@@ -430,3 +430,100 @@ def test_monitoring_listens_on_loopback_and_jetstream_fsyncs_every_write(account
     varz = accounts.server.varz()
     assert varz["http_host"] == "127.0.0.1"
     assert varz["jetstream"]["config"].get("sync_always") is True
+
+
+# --- the plumbing a service runs, under accounts --------------------------------------------------------
+
+
+async def test_a_consumer_waits_for_its_granted_durable_binds_to_it_and_dead_letters_to_its_own_stream(
+    tmp_path: Path,
+) -> None:
+    from lienthong.consumer import BatchConsumer, ConsumerSpec
+    from lienthong.db import create_engine, session_factory
+    from lienthong.deadletter import DeadLetters
+    from lienthong.envelope import Envelope
+    from lienthong.metrics import ConsumerMetrics, new_registry
+    from tests.conftest import eventually
+    from tests.integration.test_consumer import apply, decode, metadata, tally
+
+    grant = next(g for g in GRANTS if g.durable == "health")
+    system = Accounts(tmp_path)
+    engine = create_engine(f"sqlite:///{tmp_path / 'health.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    sessions = session_factory(engine)
+    registry = new_registry()
+    broker = bus.make_broker(
+        system.server.url,
+        client_name="lienthong-health",
+        registry=registry,
+        nkey_seed_file=Path(system.seed("health")),
+    )
+    dead_letters = DeadLetters(broker, "health")
+    consumer = BatchConsumer(
+        broker=broker,
+        sessions=sessions,
+        spec=ConsumerSpec(
+            name=grant.durable,
+            stream=grant.stream,
+            filter_subject=grant.filter_subject,
+            max_deliver=10,
+            fetch_timeout_seconds=0.2,
+        ),
+        decode=decode,
+        apply=apply,
+        metrics=ConsumerMetrics.create(registry),
+        dead_letters=dead_letters,
+    )
+    owner = None
+    try:
+        js = await bus.connect(broker)
+        await bus.declare_stream(js, dead_letters.stream)
+        await broker.start()
+        attaching = asyncio.create_task(consumer.attach(granted=True))
+        await asyncio.sleep(1.0)
+        assert not consumer.attached.is_set(), "bound before the owner created the durable"
+
+        owner = await system.connect("registry")
+        owner_js = owner.jetstream()
+        await bus.declare_stream(owner_js, bus.StreamSpec("REGISTRY", ["registry.>"]))
+        await declare_granted_durables(owner_js, "registry", TODAY)
+        await attaching
+        # The server gives up after its own max_deliver: the consumer dead-letters before that.
+        assert consumer.spec.max_deliver == bus.MAX_DELIVER
+
+        def event(subject: str, payload: bytes) -> tuple[str, bytes, dict]:
+            envelope = Envelope.new(
+                subject=subject,
+                source="lienthong/registry",
+                person="1:ab",
+                aggregate_id="a",
+                aggregate_version=1,
+                agency="police",
+                payload=payload,
+            )
+            return subject, payload, envelope.headers()
+
+        for subject, payload, headers in (
+            event(grant.filter_subject, b"count a"),
+            event(grant.filter_subject, b"poison"),
+            event("registry.person.registered.v1", b"count not-for-health"),
+        ):
+            await owner_js.publish(subject, payload, headers=headers, stream="REGISTRY")
+
+        async def settled():
+            info = await consumer.info()
+            return await tally(sessions) == {"a": 1} and not info.num_pending and not info.num_ack_pending
+
+        await eventually(settled, message="health applied its one event")
+        dlq = await js.stream_info(dead_letters.stream.name)
+        assert dlq.state.messages == 1
+        consumers = system.jsz()[("REGISTRY", "REGISTRY")]["consumers"]
+        assert set(consumers) == {g.durable for g in GRANTS if g.owner == "registry"}
+    finally:
+        await consumer.close()
+        await broker.stop()
+        if owner is not None:
+            await owner.close()
+        await engine.dispose()
+        system.stop()
