@@ -436,7 +436,7 @@ def test_monitoring_listens_on_loopback_and_jetstream_fsyncs_every_write(account
 
 
 async def test_a_consumer_waits_for_its_granted_durable_binds_to_it_and_dead_letters_to_its_own_stream(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from lienthong.consumer import BatchConsumer, ConsumerSpec
     from lienthong.db import create_engine, session_factory
@@ -520,6 +520,14 @@ async def test_a_consumer_waits_for_its_granted_durable_binds_to_it_and_dead_let
         assert dlq.state.messages == 1
         consumers = system.jsz()[("REGISTRY", "REGISTRY")]["consumers"]
         assert set(consumers) == {g.durable for g in GRANTS if g.owner == "registry"}
+        # A refusal reaches the service's log, naming the subject.
+        with caplog.at_level("WARNING", logger="lienthong.bus"):
+            await broker.publish(b"forged", "registry.person.registered.v1")
+            await eventually(
+                lambda: _async(any("NATS refused" in r.message for r in caplog.records)),
+                timeout=5,
+                message="the refusal logged",
+            )
     finally:
         await consumer.close()
         await broker.stop()
@@ -527,3 +535,7 @@ async def test_a_consumer_waits_for_its_granted_durable_binds_to_it_and_dead_let
             await owner.close()
         await engine.dispose()
         system.stop()
+
+
+async def _async(value):
+    return value
