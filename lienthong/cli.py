@@ -3,7 +3,8 @@
 lienthong demo      the whole system on this machine with synthetic demo data, report, then serve
 lienthong up        the same system without demo data; its data is kept between runs
 lienthong codegen   generate (or --check) the Python code of the contracts in proto/
-lienthong report    reporting's operator commands (rebuild the read model)
+lienthong report    reporting: indicators, plans, exports, sign-off, work lists, rebuild
+lienthong nats-config  nats-server accounts and nkeys generated from the data-sharing policy (compose.yaml)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lienthong import audit_cli
+from lienthong import audit_cli, natsauth
 from lienthong.localrun import SERVICES, LocalRunError, LocalSystem, ServiceFailed
 from lienthong.staff_cli import add_staff_commands
 
@@ -75,7 +76,9 @@ def _start(console: Console, system: LocalSystem) -> None:
         system.start(on_step=step)
     assert system.nats is not None
     console.print(
-        f"[green]✓[/] nats-server {system.nats.url} (JetStream, sync always), "
+        f"[green]✓[/] nats-server {system.nats.url} (JetStream, sync always"
+        + (", an account per service" if system.nats_accounts else "")
+        + "), "
         + ", ".join(f"{name} {ep.grpc}" for name, ep in system.endpoints().items())
     )
 
@@ -103,6 +106,10 @@ def endpoints_table(system: LocalSystem) -> Table:
         grid.add_row("", f"metrics {endpoint.metrics}")
     if system.nats:
         grid.add_row("NATS", f"{system.nats.url}  monitoring {system.nats.monitor_url}")
+        if system.nats_accounts:
+            grid.add_row(
+                "", f"nkeys {system.nats_key_dir}/<service>.nk (accounts from the data-sharing policy)"
+            )
     grid.add_row("logs", str(system.log_dir))
     grid.add_row("data", str(system.data_dir))
     return grid
@@ -317,6 +324,28 @@ def _run(console: Console, system: LocalSystem, *, load: Callable[[], int] | Non
             _stop(console, system)
     if exit_code:
         raise typer.Exit(exit_code)
+
+
+@app.command("nats-config")
+def nats_config_command(
+    out: Path = typer.Option(
+        natsauth.DEPLOY_DIR,
+        "--out",
+        help="Folder for nats-server.conf and keys/<service>.nk (compose.yaml's).",
+    ),
+    listen: str = typer.Option("0.0.0.0:4222", "--listen", help="Client address inside the NATS container."),
+    monitor: str = typer.Option(
+        "127.0.0.1:8222", "--monitor", help="Monitoring address: keep it on loopback."
+    ),
+    store_dir: str = typer.Option("/data", "--store-dir", help="JetStream store folder seen by the server."),
+) -> None:
+    """Generate nats-server accounts and one nkey per service from the data-sharing policy (for compose.yaml).
+
+    Keys already in the folder are kept; the accounts follow the policy in force today, so run it again when
+    the policy changes or one of its dated rules starts or ends."""
+    console = make_console()
+    config = natsauth.generate(out, listen=listen, monitor=monitor, store_dir=store_dir)
+    console.print(f"wrote {config} and {out / 'keys'}/<service>{natsauth.KEY_SUFFIX} (mode 0600)")
 
 
 @app.command("codegen")

@@ -19,7 +19,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Generic, TypeVar
 
 import nats.errors
@@ -27,14 +27,13 @@ from faststream import AckPolicy, Context
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy as JsAckPolicy
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerInfo
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lienthong import bus
+from lienthong import bus, natsauth
 from lienthong.bus import jetstream
 from lienthong.deadletter import DeadLetters
 from lienthong.envelope import BadEvent, Envelope
@@ -113,15 +112,28 @@ class BatchConsumer:
         self._switch = asyncio.Lock()
         self.subscriber = None
         self.attached = asyncio.Event()
+        self._api_prefix: str | None = None  # the imported JetStream API of a granted durable
+        self._pull_task: asyncio.Task | None = None
         # Called after a batch that applied something commits: a consumer that writes outbox rows wakes
         # its service's relay, so those events leave at once instead of at the relay's next poll.
         self.after_commit: list[Callable[[], None]] = []
 
-    async def attach(self) -> None:
+    @property
+    def granted(self) -> bool:
+        """Bound to a durable the stream's owner created for us (NATS accounts): we may not recreate it."""
+        return self._api_prefix is not None
+
+    async def attach(self, *, granted: bool = False) -> None:
         """Subscribe once the source stream exists (its owner declares it; we only wait for it).
 
         Done after the broker started, so a department's own API never waits for another department.
+        With ``granted`` (NATS accounts), the durable is the one the stream's owner created for us with the
+        policy's filter: wait for it and bind to it through the API our account imports from the owner's
+        (``lienthong.natsauth``), never create or change it.
         """
+        if granted:
+            await self._bind_granted()
+            return
         await bus.wait_for_stream(jetstream(self._broker), self.spec.stream, timeout=None)
         spec = self.spec
         self.subscriber = self._broker.subscriber(
@@ -140,15 +152,82 @@ class BatchConsumer:
         log.info("consumer %s attached to stream %s (%s)", spec.name, spec.stream, spec.filter_subject)
 
     def consumer_config(self) -> ConsumerConfig:
-        return ConsumerConfig(
-            durable_name=self.spec.name,
-            ack_policy=JsAckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
+        return bus.durable_config(
+            self.spec.name,
+            self.spec.filter_subject,
             max_deliver=self.spec.max_deliver,
-            ack_wait=self.spec.ack_wait_seconds,
-            filter_subject=self.spec.filter_subject,
-            max_ack_pending=20_000,
+            ack_wait_seconds=self.spec.ack_wait_seconds,
         )
+
+    def _api(self) -> JetStreamContext:
+        return jetstream(self._broker, prefix=self._api_prefix)
+
+    async def info(self) -> ConsumerInfo:
+        """The durable's state on the server (pending, ack pending, redelivered)."""
+        return await self._api().consumer_info(self.spec.stream, self.spec.name)
+
+    async def _bind_granted(self) -> None:
+        spec = self.spec
+        self._api_prefix = natsauth.api_prefix(spec.stream)
+        js = self._api()
+        info = await bus.wait_for_durable(js, spec.stream, spec.name)
+        server = info.config
+        if server.filter_subject != spec.filter_subject:
+            log.error(
+                "durable %s on %s filters %s, this consumer expects %s: the policy and the code disagree",
+                spec.name,
+                spec.stream,
+                server.filter_subject,
+                spec.filter_subject,
+            )
+        if server.max_deliver and server.max_deliver > 0 and server.max_deliver < spec.max_deliver:
+            # Dead-letter before the server gives up on an event, or it would be dropped without a copy.
+            self.spec = replace(spec, max_deliver=server.max_deliver)
+        subscription = await js.pull_subscribe_bind(durable=spec.name, stream=spec.stream)
+        self._pull_task = asyncio.create_task(self._pull(subscription), name=f"pull-{spec.name}")
+        self.attached.set()
+        log.info(
+            "consumer %s bound to the durable granted on %s (%s)",
+            spec.name,
+            spec.stream,
+            server.filter_subject,
+        )
+
+    async def _pull(self, subscription: JetStreamContext.PullSubscription) -> None:
+        """Fetch and handle batches until stopped (what FastStream's pull subscriber does otherwise)."""
+        spec = self.spec
+        try:
+            while not self._stopping:
+                try:
+                    messages = await subscription.fetch(
+                        batch=spec.batch_size, timeout=spec.fetch_timeout_seconds
+                    )
+                except nats.errors.TimeoutError:
+                    continue
+                except Exception as exc:  # connection lost, server restarting: the client reconnects
+                    if self._stopping:
+                        return
+                    log.warning("fetching from %s failed (%r); retrying", spec.name, exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                try:
+                    await self._process(messages)
+                except Exception:
+                    # Left unacknowledged: JetStream delivers them again after ack_wait.
+                    log.exception("handling a batch of %s failed", spec.name)
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def close(self, timeout: float = 15.0) -> None:
+        """Stop after the batch in hand (it is committed and acked, or left for redelivery)."""
+        self.stop()
+        if self._pull_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._pull_task), timeout)
+            except (TimeoutError, asyncio.CancelledError):
+                self._pull_task.cancel()
+                await asyncio.gather(self._pull_task, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
@@ -189,9 +268,12 @@ class BatchConsumer:
         )
 
     async def _handle(self, body: Any, message: Annotated[NatsBatchMessage, Context("message")]) -> None:
+        await self._process(message.raw_message)
+
+    async def _process(self, messages: Sequence[Msg]) -> None:
         started = time.perf_counter()
         good: list[Delivered] = []
-        for raw in message.raw_message:
+        for raw in messages:
             try:
                 envelope = Envelope.parse(raw.subject, raw.headers, raw.data)
                 good.append(Delivered(envelope, self._decode(envelope), raw))
@@ -277,7 +359,7 @@ class BatchConsumer:
     async def refresh_lag(self) -> None:
         if not self.attached.is_set():
             return
-        info = await jetstream(self._broker).consumer_info(self.spec.stream, self.spec.name)
+        info = await self.info()
         self._metrics.pending.labels(self.spec.name).set(info.num_pending or 0)
         self._metrics.ack_pending.labels(self.spec.name).set(info.num_ack_pending or 0)
         self._metrics.redelivered.labels(self.spec.name).set(info.num_redelivered or 0)

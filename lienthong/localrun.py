@@ -5,7 +5,8 @@ Everything lives in one data folder (by default ``.lienthong/<run>/`` in the wor
     .lienthong-data      marker: this folder belongs to a local run and may be wiped by `lienthong demo`
     lock                 held while a supervisor runs, so two runs never share a folder
     pids.json            child process ids, to stop leftovers of a supervisor that was killed
-    nats/                the nats-server configuration and its JetStream store
+    nats/                the nats-server configuration (0600), its JetStream store, and keys/<service>.nk:
+                         each service's NATS nkey seed (0600; one account per service, lienthong.natsauth)
     logs/                nats-server.log, registry.log, reporting.log (stdout and stderr of each child)
     registry.db          SQLite databases (unless a PostgreSQL URL is given)
     reporting.db
@@ -31,11 +32,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from lienthong import natsauth, policy
 from lienthong.natsserver import NatsServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -275,6 +278,7 @@ class LocalSystem:
         database_prefix: str = "lienthong",
         log_level: str | None = None,
         extra_env: dict[str, str] | None = None,
+        nats_accounts: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.database_url = database_url
@@ -283,6 +287,8 @@ class LocalSystem:
         self.database_prefix = database_prefix
         self.log_level = log_level or os.environ.get("LIENTHONG_LOG_LEVEL", "INFO")
         self.extra_env = extra_env or {}
+        # One NATS account per service, generated from the data-sharing policy (lienthong.natsauth).
+        self.nats_accounts = nats_accounts
         self.nats: NatsServer | None = None
         self.services: dict[str, ServiceProcess] = {}
         self._lock_file = None
@@ -297,6 +303,13 @@ class LocalSystem:
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def nats_key_dir(self) -> Path:
+        return self.data_dir / "nats" / "keys"
+
+    def nats_key_file(self, service: str) -> Path:
+        return natsauth.key_file(self.nats_key_dir, service)
 
     def endpoints(self) -> dict[str, Endpoint]:
         return {name: s.endpoint for name, s in self.services.items() if s.endpoint}
@@ -422,6 +435,9 @@ class LocalSystem:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        env.pop("LIENTHONG_NATS_NKEY_SEED_FILE", None)
+        if self.nats_accounts:
+            env["LIENTHONG_NATS_NKEY_SEED_FILE"] = str(self.nats_key_file(spec.name))
         # Departments that must resolve a pseudonym to a person ask the registry, over gRPC.
         registry = self.services.get("registry")
         if registry is not None and registry.endpoint is not None:
@@ -437,8 +453,16 @@ class LocalSystem:
             step("preparing databases")
             urls = self._prepare_databases()
             step("starting nats-server")
+            accounts = ""
+            if self.nats_accounts:
+                # Keys are kept between runs of `up`; the accounts follow the policy in force today.
+                keys = natsauth.ensure_keys(self.nats_key_dir, [s.name for s in SERVICES])
+                accounts = natsauth.accounts_config(policy.load(), keys, date.today())
             self.nats = NatsServer(
-                self.data_dir / "nats", sync_always=True, log_file=self.log_dir / "nats-server.log"
+                self.data_dir / "nats",
+                sync_always=True,
+                log_file=self.log_dir / "nats-server.log",
+                extra_config=accounts,
             )
             self.nats.start(timeout=30)
             self._record_pids()

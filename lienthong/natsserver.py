@@ -84,7 +84,11 @@ class NatsServer:
     def start(self, timeout: float = 15.0) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.store_dir / "nats-server.conf"
-        config.write_text(self.config_text())
+        # Owner-only: with accounts it lists every service's public key and permissions.
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.config_text())
+        os.chmod(config, 0o600)
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
                 [find_binary(), "-c", str(config)],

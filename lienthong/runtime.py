@@ -16,14 +16,16 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import grpc
 from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from lienthong import bus, grpcserver, migrate
+from lienthong import bus, grpcserver, migrate, natsauth, policy
 from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer
 from lienthong.db import create_engine, session_factory
@@ -54,7 +56,10 @@ class Infrastructure:
             engine=engine,
             sessions=session_factory(engine),
             broker=bus.make_broker(
-                settings.nats_url, client_name=f"lienthong-{settings.service_name}", registry=registry
+                settings.nats_url,
+                client_name=f"lienthong-{settings.service_name}",
+                registry=registry,
+                nkey_seed_file=settings.nats_nkey_seed_file,
             ),
         )
 
@@ -147,13 +152,18 @@ async def serve(
         js = bus.jetstream(infra.broker)
         for spec in plan.owned_streams:
             await bus.declare_stream(js, spec)
+        if settings.nats_accounts:
+            await declare_granted_durables(js, settings.service_name)
         await infra.broker.start()
 
         tasks: list[asyncio.Task] = []
         started.push_async_callback(_cancel_all, tasks)
         for consumer in plan.consumers:
-            started.callback(consumer.stop)
-            tasks.append(asyncio.create_task(consumer.attach(), name=f"attach-{consumer.spec.name}"))
+            started.push_async_callback(consumer.close)
+            # Under NATS accounts the durable is created by the stream's owner (above, in its process) with
+            # the policy's filter; this service may only bind to it.
+            attach = consumer.attach(granted=settings.nats_accounts)
+            tasks.append(asyncio.create_task(attach, name=f"attach-{consumer.spec.name}"))
         if plan.relay_stream:
             relay = OutboxRelay(
                 sessions=infra.sessions,
@@ -194,6 +204,16 @@ async def serve(
             print(json.dumps(ready), flush=True)
         await stop.wait()
         log.info("shutting down %s", settings.service_name)
+
+
+async def declare_granted_durables(js: JetStreamContext, owner: str, day: date | None = None) -> None:
+    """As the owner of a stream, create the durables the data-sharing policy grants others on it, with the
+    policy's filter, and delete those it no longer grants (NATS accounts: readers cannot create them)."""
+    granted, revoked = natsauth.grants_owned_by(policy.load(), owner, day or date.today())
+    for grant in granted:
+        await bus.declare_durable(js, grant.stream, bus.durable_config(grant.durable, grant.filter_subject))
+    for durable in revoked:
+        await bus.delete_durable(js, natsauth.stream_of(owner), durable)
 
 
 async def _stop_broker(broker: NatsBroker) -> None:

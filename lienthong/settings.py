@@ -50,6 +50,21 @@ class ServiceSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9100, ge=0, le=65535)
     log_level: str = "INFO"
+    # The service's NATS user nkey seed (a file of mode 0600, written by lienthong.natsauth). When set, the
+    # service runs under the accounts generated from the data-sharing policy: it declares the durables the
+    # policy grants on its stream, and binds to (never creates) the durables granted to it.
+    nats_nkey_seed_file: Path | None = None
+
+    @property
+    def nats_accounts(self) -> bool:
+        return self.nats_nkey_seed_file is not None
+
+    @field_validator("nats_nkey_seed_file")
+    @classmethod
+    def _seed_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("nats_nkey_seed_file must name an existing file (the service's nkey seed)")
+        return value
 
     @field_validator("database_url")
     @classmethod

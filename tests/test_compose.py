@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -12,8 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from lienthong import natsauth
+from lienthong.cli import app
 from lienthong.natsserver import find_binary
+from lienthong.policy import SERVICES
 from lienthong.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,20 +117,41 @@ def test_each_service_has_its_own_database() -> None:
     assert len(hosts) == len(set(hosts))
 
 
-def test_nats_runs_jetstream_with_sync_always(tmp_path: Path) -> None:
+def test_nats_runs_the_configuration_generated_from_the_policy(tmp_path: Path) -> None:
+    """compose.yaml mounts what `lienthong nats-config` writes: accounts from the data-sharing policy,
+    JetStream with sync_interval: always, monitoring on loopback; nats-server -t accepts it."""
     document = compose()
     nats = document["services"]["nats"]
     assert str(nats["image"]).startswith("nats:2.15")
     assert "-js" in nats["command"]
-    config = document["configs"]["nats_conf"]["content"]
+    assert document["configs"]["nats_conf"]["file"] == f"./{natsauth.DEPLOY_DIR / 'nats-server.conf'}"
+    assert [c["source"] for c in nats["configs"]] == ["nats_conf"]
+    # The monitoring port (connections, subjects) is never published; clients only from this host.
+    assert [str(p) for p in nats["ports"]] == ["127.0.0.1:4222:4222"]
+
+    result = CliRunner().invoke(app, ["nats-config", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    config = (tmp_path / "nats-server.conf").read_text()
     assert re.search(r"sync_interval:\s*always", config)
-    # nats-server -t checks the configuration without starting the server.
-    path = tmp_path / "nats.conf"
-    path.write_text(config.replace("/data", str(tmp_path / "data")))
+    assert re.search(r"^http: 127\.0\.0\.1:8222$", config, re.MULTILINE)
+    assert re.search(r"^listen: 0\.0\.0\.0:4222$", config, re.MULTILINE)
+    for service in SERVICES:
+        assert f"  {natsauth.account_of(service)} {{" in config
+    path = tmp_path / "checked.conf"
+    path.write_text(config.replace('"/data"', json.dumps(str(tmp_path / "data"))))
     result = subprocess.run(
         [find_binary(), "-t", "-c", str(path)], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(app_services()))
+def test_each_service_gets_only_its_own_nats_key(name: str) -> None:
+    spec = app_services()[name]
+    assert spec["secrets"] == [f"nats_{name}"]
+    assert spec["environment"]["LIENTHONG_NATS_NKEY_SEED_FILE"] == f"/run/secrets/nats_{name}"
+    secret = compose()["secrets"][f"nats_{name}"]
+    assert secret["file"] == f"./{natsauth.key_file(natsauth.DEPLOY_DIR / 'keys', name)}"
 
 
 def test_dockerfile_installs_the_package_without_dev_dependencies() -> None:

@@ -51,7 +51,8 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
         """What JetStream says of one source: messages not yet acked, and dead letters from it."""
         js = bus.jetstream(infra.broker)
         try:
-            info = await js.consumer_info(source.stream, source.consumer)
+            # Through the consumer: under NATS accounts its durable's API is imported from the owner.
+            info = await consumers[source.consumer].info()
             pending = (info.num_pending or 0) + (info.num_ack_pending or 0)
         except (NotFoundError, NatsError, TimeoutError):
             pending = -1
@@ -64,7 +65,7 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
             dead = 0
         return handlers.BrokerView(pending=pending, dead_lettered=dead)
 
-    consumers = [source_consumer(source) for source in SOURCES]
+    consumers = {source.consumer: source_consumer(source) for source in SOURCES}
     servicer = ReportingServicer(
         sessions=infra.sessions,
         sources=SOURCES,
@@ -73,7 +74,10 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
         plans=settings.plans(),
     )
     servicer.rebuilder = Rebuilder(
-        sessions=infra.sessions, broker=infra.broker, consumers=consumers, dead_letters=dead_letters
+        sessions=infra.sessions,
+        broker=infra.broker,
+        consumers=list(consumers.values()),
+        dead_letters=dead_letters,
     )
     return ServicePlan(
         infra=infra,
@@ -83,7 +87,7 @@ def build_plan(settings: ReportingSettings) -> ServicePlan:
         # Reporting owns only its dead letters; the department streams belong to their departments and are
         # never declared here.
         owned_streams=[dead_letters.stream],
-        consumers=consumers,
+        consumers=list(consumers.values()),
         background=[servicer.rebuilder.guard],
     )
 

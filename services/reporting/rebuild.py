@@ -124,6 +124,18 @@ class Rebuilder:
                 "Đang dựng lại dữ liệu báo cáo; chờ lần này xong rồi thử lại.",
                 "A rebuild is already running; wait until it has finished.",
             )
+        if any(consumer.granted for consumer in self._parts.consumers):
+            # Under per-department NATS accounts the durables belong to the streams' owners, who create
+            # them with the policy's filter; reporting may only read through them, not start them over.
+            raise PreconditionFailed(
+                "rebuild.needs_owner_rights",
+                "Với tài khoản NATS riêng cho từng cơ quan, reporting không được tạo lại consumer trên luồng của "
+                "cơ quan khác; chạy dựng lại khi reporting kết nối không dùng tài khoản riêng "
+                "(LIENTHONG_NATS_NKEY_SEED_FILE trống) hoặc nhờ chủ luồng tạo lại consumer.",
+                "Under per-department NATS accounts reporting may not recreate the consumers on other "
+                "departments' streams; run the rebuild with reporting connected without accounts "
+                "(LIENTHONG_NATS_NKEY_SEED_FILE unset), or have the stream owners recreate the consumers.",
+            )
         self._current = RebuildRun(self._parts)
         return self._current
 

@@ -74,7 +74,8 @@ class Published:
 
 @pytest.fixture
 def system(tmp_path: Path):
-    local = LocalSystem(tmp_path / "run", fresh=True, prefer_default_ports=False)
+    # Without NATS accounts: the test reads every stream and consumer itself, as no department may.
+    local = LocalSystem(tmp_path / "run", fresh=True, prefer_default_ports=False, nats_accounts=False)
     local.start()
     try:
         yield local

@@ -19,6 +19,7 @@ from lienthong.localrun import (
     postgres_database_url,
     prepare_postgres,
 )
+from lienthong.natsserver import NatsServer
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
@@ -104,13 +105,27 @@ def test_fresh_start_wipes_its_own_folder_and_locks_it(tmp_path: Path) -> None:
     second.stop()
 
 
+def test_each_service_gets_its_own_nats_key_and_no_other(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LIENTHONG_NATS_NKEY_SEED_FILE", "/somewhere/else.nk")  # the shell's must not leak in
+    system = LocalSystem(tmp_path / "run", prefer_default_ports=False)
+    system.nats = NatsServer(tmp_path / "run" / "nats")  # not started: only its address is used
+    taken: set[int] = set()
+    for spec in SERVICES:
+        env = system._service_env(spec, "sqlite:///x.db", taken)
+        key = Path(env["LIENTHONG_NATS_NKEY_SEED_FILE"])
+        assert key == tmp_path / "run" / "nats" / "keys" / f"{spec.name}.nk"
+    plain = LocalSystem(tmp_path / "plain", prefer_default_ports=False, nats_accounts=False)
+    plain.nats = NatsServer(tmp_path / "plain" / "nats")
+    assert "LIENTHONG_NATS_NKEY_SEED_FILE" not in plain._service_env(SERVICES[0], "sqlite:///x.db", set())
+
+
 runner = CliRunner()
 
 
 def test_cli_lists_its_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "up", "codegen"):
+    for command in ("demo", "up", "codegen", "nats-config"):
         assert command in result.output
 
 

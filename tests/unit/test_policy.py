@@ -154,3 +154,22 @@ def test_a_wrong_policy_is_refused_with_the_place(change, message):
     with pytest.raises(policy.PolicyError) as refused:
         policy.parse(data, source="data_sharing.toml")
     assert message in str(refused.value) and str(refused.value).startswith("data_sharing.toml")
+
+
+def test_the_nats_accounts_cover_exactly_what_each_service_declares_and_consumes(tmp_path):
+    """lienthong.natsauth derives NATS permissions from the policy and its own naming; the services must
+    declare exactly the streams it lets them own, and consume exactly the durables it grants them."""
+    from lienthong import natsauth
+
+    for name, plan in plans(tmp_path).items():
+        allowed = natsauth.permissions(name, POLICY, TODAY).publish
+        for spec in plan.owned_streams:
+            assert f"$JS.API.STREAM.CREATE.{spec.name}" in allowed, (name, spec.name)
+            assert set(spec.subjects) <= set(allowed), (name, spec.subjects)
+        owned = {spec.name for spec in plan.owned_streams}
+        expected = {natsauth.dead_letter_stream_of(name)}
+        if name in policy.DEPARTMENTS:
+            expected.add(natsauth.stream_of(name))
+        assert owned == expected, name
+        granted = {(g.stream, g.durable) for g in natsauth.grants(POLICY, TODAY) if g.reader == name}
+        assert {(c.spec.stream, c.spec.name) for c in plan.consumers} == granted, name

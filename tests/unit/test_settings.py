@@ -239,3 +239,29 @@ def test_refused_pseudonym_key_is_not_echoed(monkeypatch, key):
         PseudonymSettings()
     assert key[:16] not in str(caught.value)
     assert key[-16:] not in str(caught.value)
+
+
+# --- NATS credentials ------------------------------------------------------------------------------------
+
+
+def test_without_an_nkey_seed_the_service_runs_without_nats_accounts():
+    settings = ServiceSettings()
+    assert settings.nats_nkey_seed_file is None and not settings.nats_accounts
+
+
+def test_an_nkey_seed_file_turns_nats_accounts_on(monkeypatch, tmp_path):
+    seed = tmp_path / "registry.nk"
+    seed.write_text("SUAEXAMPLE\n")
+    monkeypatch.setenv("LIENTHONG_NATS_NKEY_SEED_FILE", str(seed))
+    settings = ServiceSettings()
+    assert settings.nats_nkey_seed_file == seed and settings.nats_accounts
+    assert "SUAEXAMPLE" not in repr(settings)
+
+
+def test_a_missing_nkey_seed_file_is_refused_naming_the_field(monkeypatch, tmp_path):
+    monkeypatch.setenv("LIENTHONG_NATS_NKEY_SEED_FILE", str(tmp_path / "absent.nk"))
+    with pytest.raises(ValidationError) as caught:
+        ServiceSettings()
+    error = only_error(caught)
+    assert error["loc"] == ("nats_nkey_seed_file",)
+    assert "absent.nk" not in str(caught.value)
