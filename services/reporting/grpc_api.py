@@ -26,9 +26,9 @@ from services.reporting.indicators.catalogue import Catalogue
 from services.reporting.rebuild import Rebuilder
 from services.reporting.sources import Source
 from services.reporting.steps import PSEUDONYM, Step
+from services.reporting.unit_filter import checked_unit
 
 SERVICE_NAME = reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name
-MAX_COMMUNES = 5000
 
 
 def report_query(
@@ -38,24 +38,7 @@ def report_query(
         parse_date(request.period_start, field="period_start"),
         parse_date(request.period_end, field="period_end"),
     )
-    province = request.province_code
-    if province:
-        units.province_name(province)
-    if len(request.commune_codes) > MAX_COMMUNES:
-        raise InvalidInput(
-            "commune_codes.too_many",
-            f"Chỉ được lọc tối đa {MAX_COMMUNES} xã/phường.",
-            f"At most {MAX_COMMUNES} commune codes may be given.",
-        )
-    communes = tuple(dict.fromkeys(request.commune_codes))
-    for code in communes:
-        commune = units.commune(code, field="commune_codes")
-        if province and commune.province_code != province:
-            raise InvalidInput(
-                "commune_codes.outside_province",
-                f"{commune.name} ({code}) không thuộc tỉnh/thành phố có mã {province}.",
-                f"Commune {code} is not in province {province}.",
-            )
+    province, communes = checked_unit(request.province_code, request.commune_codes)
     return handlers.ReportQuery(period=period, commune_codes=communes, province_code=province)
 
 

@@ -212,7 +212,7 @@ async def add_steps(session: AsyncSession, steps: Sequence[Step]) -> None:
         await session.execute(insert_ignoring_duplicates(STEPS, session.bind.dialect.name), rows)
 
 
-def _step(row) -> Step:
+def step_of_row(row) -> Step:
     return Step(
         event_id=row.event_id,
         event_type=row.event_type,
@@ -236,7 +236,7 @@ async def person_steps(session: AsyncSession, pseudonym: str) -> list[Step]:
     result = await session.execute(
         select(STEPS).where(c.pseudonym == pseudonym).order_by(c.occurred_on, c.recorded_at, c.event_id)
     )
-    return [_step(row) for row in result]
+    return [step_of_row(row) for row in result]
 
 
 async def unit_steps(
@@ -255,7 +255,7 @@ async def unit_steps(
     if province_code:
         filters.append(c.province_code == province_code)
     result = await session.execute(select(STEPS).where(*filters))
-    return [_step(row) for row in result]
+    return [step_of_row(row) for row in result]
 
 
 async def activity_counts(

@@ -5,35 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from lienthong import units
 from lienthong.dates import parse_date
 from lienthong.errors import InvalidInput
 from lienthong_contracts.reporting.v1 import reporting_pb2
 from services.reporting.alerts.model import RULE_NAMES, Alert, AlertQuery
-
-MAX_COMMUNES = 5000
+from services.reporting.unit_filter import checked_unit
 
 
 def alert_query(request: reporting_pb2.ListAlertsRequest, *, today: date) -> AlertQuery:
     as_of = parse_date(request.as_of, field="as_of") if request.as_of else today
-    province = request.province_code
-    if province:
-        units.province_name(province)
-    if len(request.commune_codes) > MAX_COMMUNES:
-        raise InvalidInput(
-            "commune_codes.too_many",
-            f"Chỉ được lọc tối đa {MAX_COMMUNES} xã/phường.",
-            f"At most {MAX_COMMUNES} commune codes may be given.",
-        )
-    communes = tuple(dict.fromkeys(request.commune_codes))
-    for code in communes:
-        commune = units.commune(code, field="commune_codes")
-        if province and commune.province_code != province:
-            raise InvalidInput(
-                "commune_codes.outside_province",
-                f"{commune.name} ({code}) không thuộc tỉnh/thành phố có mã {province}.",
-                f"Commune {code} is not in province {province}.",
-            )
+    province, communes = checked_unit(request.province_code, request.commune_codes)
     rules = tuple(dict.fromkeys(request.rules))
     unknown = [name for name in rules if name not in RULE_NAMES]
     if unknown:

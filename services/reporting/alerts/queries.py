@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.steps import Step
-from services.reporting.storage import STEPS
+from services.reporting.storage import STEPS, step_of_row
 
 
 async def steps_for_alerts(
@@ -30,25 +30,7 @@ async def steps_for_alerts(
             people = people.where(c.commune_code.in_(list(commune_codes)))
         query = query.where(c.pseudonym.in_(people.distinct()))
     result = await session.execute(query.order_by(c.pseudonym, c.occurred_on, c.recorded_at, c.event_id))
-    return [_step(row) for row in result]
-
-
-def _step(row) -> Step:
-    return Step(
-        event_id=row.event_id,
-        event_type=row.event_type,
-        department=row.department,
-        agency=row.agency,
-        occurred_on=row.occurred_on,
-        recorded_at=_utc(row.recorded_at),
-        pseudonym=row.pseudonym,
-        commune_code=row.commune_code,
-        province_code=row.province_code,
-        sex=row.sex,
-        age_band=row.age_band,
-        record_id=row.record_id,
-        codes=tuple(row.codes.items()),
-    )
+    return [step_of_row(row) for row in result]
 
 
 def _utc(moment: datetime) -> datetime:
