@@ -436,7 +436,7 @@ async def test_positive_test_during_management_opens_one_request_even_when_sent_
         ("t-1", "police_a", None, None)
     ]
     (person,) = await health.table(storage.persons)
-    assert person.citizen_id is None and person.age_band == "30_and_over"
+    assert person.citizen_id_enc is None and person.age_band == "30_and_over"
     pending = await health.stub.ListPendingDeterminations(
         health_pb2.ListPendingDeterminationsRequest(commune_code=HOAN_KIEM)
     )

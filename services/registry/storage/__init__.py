@@ -6,9 +6,11 @@ from __future__ import annotations
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lienthong import fieldkeys
 from lienthong.cccd import Sex
 from lienthong.db import dialect_insert
 from lienthong.errors import AlreadyExists, NotFound, PreconditionFailed
+from lienthong.fieldcrypto import FieldCipher
 from services.registry.domain import DrugTest, EndReason, Flag, Management, Person
 from services.registry.storage.tables import (
     drug_tests,
@@ -42,11 +44,12 @@ __all__ = [  # the workflow's queries and the tables, re-exported for ``storage.
 ]
 
 
-def _person(row) -> Person:
+def _person(row, cipher: FieldCipher) -> Person:
+    c = persons.c
     return Person(
         person_id=row.person_id,
-        citizen_id=row.citizen_id,
-        full_name=row.full_name,
+        citizen_id=cipher.open(c.citizen_id_enc, row.person_id, row.citizen_id_enc),
+        full_name=cipher.open(c.full_name_enc, row.person_id, row.full_name_enc),
         date_of_birth=row.date_of_birth,
         sex=Sex(row.sex),
         commune_code=row.commune_code,
@@ -57,11 +60,13 @@ def _person(row) -> Person:
     )
 
 
-def _management(row) -> Management:
+def _management(row, cipher: FieldCipher) -> Management:
     return Management(
         management_id=row.management_id,
         person_id=row.person_id,
-        decision_number=row.decision_number,
+        decision_number=cipher.open(
+            managements.c.decision_number_enc, row.management_id, row.decision_number_enc
+        ),
         decided_on=row.decided_on,
         expires_on=row.expires_on,
         commune_code=row.commune_code,
@@ -72,10 +77,9 @@ def _management(row) -> Management:
     )
 
 
-def _test(row) -> DrugTest:
-    return DrugTest(
-        row.test_id, row.person_id, row.tested_on, row.substance, row.place, row.during_management
-    )
+def _test(row, cipher: FieldCipher) -> DrugTest:
+    place = cipher.open(drug_tests.c.place_enc, row.test_id, row.place_enc)
+    return DrugTest(row.test_id, row.person_id, row.tested_on, row.substance, place, row.during_management)
 
 
 def _person_not_found(person_id: str) -> NotFound:
@@ -87,9 +91,9 @@ def _person_not_found(person_id: str) -> NotFound:
 
 
 async def add_person(session: AsyncSession, person: Person) -> None:
-    existing = await session.scalar(
-        select(persons.c.person_id).where(persons.c.citizen_id == person.citizen_id)
-    )
+    cipher = await fieldkeys.cipher(session)
+    index = cipher.blind_index(person.citizen_id)
+    existing = await session.scalar(select(persons.c.person_id).where(persons.c.citizen_id_index == index))
     if existing:
         raise AlreadyExists(
             "person.already_registered",
@@ -99,8 +103,9 @@ async def add_person(session: AsyncSession, person: Person) -> None:
     await session.execute(
         insert(persons).values(
             person_id=person.person_id,
-            citizen_id=person.citizen_id,
-            full_name=person.full_name,
+            citizen_id_enc=cipher.seal(persons.c.citizen_id_enc, person.person_id, person.citizen_id),
+            citizen_id_index=index,
+            full_name_enc=cipher.seal(persons.c.full_name_enc, person.person_id, person.full_name),
             date_of_birth=person.date_of_birth,
             sex=person.sex.value,
             commune_code=person.commune_code,
@@ -116,7 +121,7 @@ async def get_person(session: AsyncSession, person_id: str) -> Person:
     row = (await session.execute(select(persons).where(persons.c.person_id == person_id))).first()
     if row is None:
         raise _person_not_found(person_id)
-    return _person(row)
+    return _person(row, await fieldkeys.cipher(session))
 
 
 async def save_person_version(session: AsyncSession, before: Person, after: Person) -> None:
@@ -144,15 +149,19 @@ def concurrent_change_error() -> PreconditionFailed:
 
 
 async def tests_of(session: AsyncSession, person_id: str) -> list[DrugTest]:
-    rows = await session.execute(select(drug_tests).where(drug_tests.c.person_id == person_id))
-    return [_test(r) for r in rows]
+    rows = (await session.execute(select(drug_tests).where(drug_tests.c.person_id == person_id))).all()
+    cipher = await fieldkeys.cipher(session)
+    return [_test(r, cipher) for r in rows]
 
 
 async def managements_of(session: AsyncSession, person_id: str) -> list[Management]:
-    rows = await session.execute(
-        select(managements).where(managements.c.person_id == person_id).order_by(managements.c.decided_on)
-    )
-    return [_management(r) for r in rows]
+    rows = (
+        await session.execute(
+            select(managements).where(managements.c.person_id == person_id).order_by(managements.c.decided_on)
+        )
+    ).all()
+    cipher = await fieldkeys.cipher(session)
+    return [_management(r, cipher) for r in rows]
 
 
 async def get_management(session: AsyncSession, management_id: str) -> Management:
@@ -165,28 +174,32 @@ async def get_management(session: AsyncSession, management_id: str) -> Managemen
             f"Không tìm thấy quyết định quản lý có mã {management_id!r}.",
             f"No management decision with id {management_id!r}.",
         )
-    return _management(row)
+    return _management(row, await fieldkeys.cipher(session))
 
 
 async def add_test(session: AsyncSession, test: DrugTest) -> None:
+    cipher = await fieldkeys.cipher(session)
     await session.execute(
         insert(drug_tests).values(
             test_id=test.test_id,
             person_id=test.person_id,
             tested_on=test.tested_on,
             substance=test.substance,
-            place=test.place,
+            place_enc=cipher.seal(drug_tests.c.place_enc, test.test_id, test.place),
             during_management=test.during_management,
         )
     )
 
 
 async def add_management(session: AsyncSession, management: Management) -> None:
+    cipher = await fieldkeys.cipher(session)
     await session.execute(
         insert(managements).values(
             management_id=management.management_id,
             person_id=management.person_id,
-            decision_number=management.decision_number,
+            decision_number_enc=cipher.seal(
+                managements.c.decision_number_enc, management.management_id, management.decision_number
+            ),
             decided_on=management.decided_on,
             expires_on=management.expires_on,
             commune_code=management.commune_code,
@@ -206,7 +219,7 @@ async def save_management_end(session: AsyncSession, management: Management) -> 
 
 async def find_person_by_pseudonym(session: AsyncSession, pseudonym: str) -> Person | None:
     row = (await session.execute(select(persons).where(persons.c.pseudonym == pseudonym))).first()
-    return _person(row) if row else None
+    return _person(row, await fieldkeys.cipher(session)) if row else None
 
 
 async def raise_flag(session: AsyncSession, flag: Flag) -> None:
