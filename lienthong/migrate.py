@@ -28,8 +28,9 @@ async def upgrade(
     *,
     attributes: Mapping[str, Any] | None = None,
 ) -> None:
-    """Migrate to ``revision`` in one transaction. ``attributes`` reach the migrations through Alembic's
-    ``config.attributes`` (a service hands over its master key so a data step can encrypt old rows).
+    """Migrate to ``revision`` in one transaction, all or nothing (on SQLite too). ``attributes`` reach the
+    migrations through Alembic's ``config.attributes`` (a service hands over its master key, so a data step
+    can encrypt rows written before encryption at rest).
 
     On SQLite, foreign keys are off while migrating, as SQLite's own procedure for rebuilding a table asks
     (batch mode drops and recreates a table, which a referencing row would otherwise refuse), and the
@@ -48,6 +49,10 @@ async def upgrade(
             await connection.commit()
         try:
             async with connection.begin():
+                if sqlite:
+                    # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so without this
+                    # the DDL would commit statement by statement and a failed migration stay half done.
+                    await connection.exec_driver_sql("BEGIN")
                 await connection.run_sync(_run)
                 if sqlite:
                     broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
