@@ -17,7 +17,7 @@ from lienthong_contracts.registry.v1 import events_pb2 as registry_events
 from services.health import storage
 from services.health.main import build_plan
 from services.health.settings import HealthSettings
-from tests.conftest import RunningService, ServiceProbe, eventually
+from tests.conftest import RunningService, ServiceProbe, eventually, plaintext_in, stored_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -363,6 +363,9 @@ async def test_reading_a_person_needs_officer_and_purpose_and_is_recorded(health
     )
     assert (record.citizen_id, record.full_name) == (CITIZEN_ID, NAME)
     assert [d.legal_case for d in record.determinations] == ["voluntary"]
+    # Encrypted at rest: neither is in the database file (or PostgreSQL rows).
+    stored = await stored_bytes(health.service.plan.infra.settings.database_url)
+    assert requested.pseudonym.encode() in stored and plaintext_in(stored, [CITIZEN_ID, NAME]) == []
     rows = await health.table(storage.tables.audit_log)
     assert [(r.officer_id, r.purpose, r.subject) for r in rows] == [
         ("YT-HK-7", "treatment", requested.pseudonym)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lienthong import fieldkeys
@@ -90,31 +91,49 @@ def _person_not_found(person_id: str) -> NotFound:
     )
 
 
-async def add_person(session: AsyncSession, person: Person) -> None:
-    cipher = await fieldkeys.cipher(session)
-    index = cipher.blind_index(person.citizen_id)
-    existing = await session.scalar(select(persons.c.person_id).where(persons.c.citizen_id_index == index))
-    if existing:
-        raise AlreadyExists(
+async def find_person_id_by_citizen_id(session: AsyncSession, citizen_id: str) -> str | None:
+    """Through the blind index: the citizen ID itself is stored only encrypted."""
+    index = (await fieldkeys.cipher(session)).blind_index(citizen_id)
+    return await session.scalar(select(persons.c.person_id).where(persons.c.citizen_id_index == index))
+
+
+def _already_registered(existing: str | None) -> AlreadyExists:
+    if existing is None:  # a concurrent call registered it first
+        return AlreadyExists(
             "person.already_registered",
-            f"Số CCCD này đã được đăng ký (mã người {existing}).",
-            f"This citizen ID is already registered (person id {existing}).",
+            "Số CCCD này vừa được đăng ký.",
+            "This citizen ID has just been registered.",
         )
-    await session.execute(
-        insert(persons).values(
-            person_id=person.person_id,
-            citizen_id_enc=cipher.seal(persons.c.citizen_id_enc, person.person_id, person.citizen_id),
-            citizen_id_index=index,
-            full_name_enc=cipher.seal(persons.c.full_name_enc, person.person_id, person.full_name),
-            date_of_birth=person.date_of_birth,
-            sex=person.sex.value,
-            commune_code=person.commune_code,
-            province_code=person.province_code,
-            pseudonym=person.pseudonym,
-            registered_on=person.registered_on,
-            version=person.version,
-        )
+    return AlreadyExists(
+        "person.already_registered",
+        f"Số CCCD này đã được đăng ký (mã người {existing}).",
+        f"This citizen ID is already registered (person id {existing}).",
     )
+
+
+async def add_person(session: AsyncSession, person: Person) -> None:
+    existing = await find_person_id_by_citizen_id(session, person.citizen_id)
+    if existing:
+        raise _already_registered(existing)
+    cipher = await fieldkeys.cipher(session)
+    try:
+        await session.execute(
+            insert(persons).values(
+                person_id=person.person_id,
+                citizen_id_enc=cipher.seal(persons.c.citizen_id_enc, person.person_id, person.citizen_id),
+                citizen_id_index=cipher.blind_index(person.citizen_id),
+                full_name_enc=cipher.seal(persons.c.full_name_enc, person.person_id, person.full_name),
+                date_of_birth=person.date_of_birth,
+                sex=person.sex.value,
+                commune_code=person.commune_code,
+                province_code=person.province_code,
+                pseudonym=person.pseudonym,
+                registered_on=person.registered_on,
+                version=person.version,
+            )
+        )
+    except IntegrityError:  # the same citizen ID registered by a concurrent call: the unique index says so
+        raise _already_registered(None) from None
 
 
 async def get_person(session: AsyncSession, person_id: str) -> Person:
