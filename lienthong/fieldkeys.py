@@ -97,9 +97,12 @@ def cipher_of(fields: Mapping[int, bytes], index: bytes | None, active: int | No
 
 
 def ensure_keys(connection: Connection, master: MasterKey) -> FieldCipher:
-    """Create version 1 of the field and blind-index keys when missing; the cipher of what is stored."""
-    add_key(connection, master, FIELD, 1)
-    add_key(connection, master, BLIND_INDEX, 1)
+    """Create version 1 of the field and blind-index keys in a database that has none of that kind (never
+    again once an old version was deleted after a rotation); the cipher of what is stored."""
+    held = set(connection.execute(select(DATA_KEYS.c.purpose).distinct()).scalars())
+    for purpose in (FIELD, BLIND_INDEX):
+        if purpose not in held:
+            add_key(connection, master, purpose, 1)
     return cipher_of(*load(connection, master))
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from lienthong.fieldcrypto import FieldCipher, MasterKey, Undecryptable, version_of
+from lienthong.fieldcrypto import FieldCipher, MasterKey, Undecryptable
 from lienthong.fieldkeys import DATA_KEYS, add_field_version, cipher_of, load
 
 SUFFIX = "_enc"
@@ -64,7 +64,7 @@ def _on_versions(t: sa.TableClause, columns: tuple[str, ...], versions: list[int
 class Progress:
     table: str
     done: int  # rows re-encrypted in this table so far
-    total: int  # rows on older keys when the table's pass began, plus those found in later passes
+    total: int  # rows on older keys when this pass over the table began
     sweep: int  # 1 for the first pass over the tables, 2 for the next…
 
 
@@ -88,7 +88,7 @@ def _batch(
     old: list[int],
     after: object,
     size: int,
-    skip: set[str],
+    skip: set,
     bad: list[str],
 ) -> tuple[int, object]:
     """Re-encrypt up to ``size`` rows after ``after`` (keyset order); the rows changed and the last key."""
@@ -101,21 +101,22 @@ def _batch(
     changed = 0
     for row in rows:
         row_id = getattr(row, spec.key)
-        if str(row_id) in skip:
+        if row_id in skip:
             continue
         values, expected = {}, []
-        try:
-            for column in spec.columns:
-                token = getattr(row, column)
-                if token is None or version_of(token) not in old:
-                    continue
+        for column in spec.columns:
+            token = getattr(row, column)
+            if token is None or not token.startswith(tuple(f"{v}:" for v in old)):
+                continue
+            try:
                 plain = cipher.decrypt(spec.name, column, row_id, token)
-                values[column] = cipher.encrypt(spec.name, column, row_id, plain)
-                expected.append(t.c[column] == token)
-        except (Undecryptable, ValueError) as error:
-            skip.add(str(row_id))
-            column_name = getattr(error, "column", "?")
-            bad.append(f"{spec.name}.{column_name} {row_id}")
+            except Undecryptable:
+                skip.add(row_id)
+                bad.append(f"{spec.name}.{column} {row_id}")
+                break
+            values[column] = cipher.encrypt(spec.name, column, row_id, plain)
+            expected.append(t.c[column] == token)
+        if row_id in skip:
             continue
         if values:
             result = connection.execute(sa.update(t).where(key == row_id, *expected).values(**values))
@@ -137,17 +138,15 @@ async def rotate(
     must unwrap every stored key, or nothing is changed (``KeyRingError``). Values that do not decrypt
     where they are (moved or changed) are left as they are and listed in ``undecryptable``."""
     async with engine.begin() as connection:
-        fields, index = await connection.run_sync(lambda c: load(c, master))
-        if not fields:
-            cipher_of(fields, index)  # raises: no keys yet, the service creates them at its first start
+        # Every stored key must unwrap under this master key (and there must be keys) before any change.
+        cipher_of(*await connection.run_sync(lambda c: load(c, master)))
         version = await connection.run_sync(lambda c: add_field_version(c, master))
-    async with engine.connect() as connection:
         fields, index = await connection.run_sync(lambda c: load(c, master))
         tables = await connection.run_sync(encrypted_tables)
     cipher = cipher_of(fields, index, version)
     old = sorted(v for v in fields if v < version)
     report = Rotation(version=version, rows={spec.name: 0 for spec in tables})
-    skip: dict[str, set[str]] = {spec.name: set() for spec in tables}
+    skip: dict[str, set] = {spec.name: set() for spec in tables}  # row ids of undecryptable values
     for sweep in range(1, max_sweeps + 1):
         report.sweeps = sweep
         for spec in tables:
@@ -183,7 +182,7 @@ async def rotate(
     return report
 
 
-async def _count(engine: AsyncEngine, spec: EncryptedTable, versions: list[int], skip: set[str]) -> int:
+async def _count(engine: AsyncEngine, spec: EncryptedTable, versions: list[int], skip: set) -> int:
     t = spec.table()
     condition = _on_versions(t, spec.columns, versions)
     if skip:

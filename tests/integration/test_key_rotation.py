@@ -4,10 +4,12 @@ afterwards no value needs the old key, which can then be deleted; reads go on wo
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import grpc
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
 from lienthong import fieldkeys, keyrotation
@@ -24,6 +26,27 @@ from tests.conftest import RunningService
 
 pytestmark = pytest.mark.integration
 READER = (("x-officer-id", "CA-HK-0042"), ("x-purpose", "key rotation check"))
+
+
+@dataclass
+class Operator:
+    """What the operator works with: the service's settings and master key, and the database."""
+
+    settings: RegistrySettings
+    master: MasterKey
+    engine: AsyncEngine
+
+
+@pytest.fixture
+async def operator(nats_server, database_url):
+    settings = RegistrySettings(
+        nats_url=nats_server.url, database_url=database_url, grpc_port=0, metrics_port=0
+    )
+    engine = create_engine(database_url)
+    try:
+        yield Operator(settings, MasterKey(settings.master_key_bytes()), engine)
+    finally:
+        await engine.dispose()
 
 
 def name(n: int) -> str:
@@ -74,88 +97,75 @@ def on_version(found: keyrotation.KeyStatus, version: int, columns=WRITTEN) -> s
     return {found.values[column].get(version, 0) for column in columns}
 
 
-async def test_rotation_while_the_service_writes_leaves_nothing_on_the_old_key(nats_server, database_url):
-    settings = RegistrySettings(
-        nats_url=nats_server.url, database_url=database_url, grpc_port=0, metrics_port=0
-    )
-    master = MasterKey(settings.master_key_bytes())
-    engine = create_engine(database_url)
-    try:
-        async with RunningService(build_plan(settings)) as service:
-            async with grpc.aio.insecure_channel(service.grpc_target) as channel:
-                stub = registry_pb2_grpc.RegistryServiceStub(channel)
-                people = {n: (await register(stub, n)).person_id for n in range(12)}
-                before = await keyrotation.status(engine)
-                assert on_version(before, 1) == {12}
+async def test_rotation_while_the_service_writes_leaves_nothing_on_the_old_key(operator):
+    settings, master, engine = operator.settings, operator.master, operator.engine
+    async with RunningService(build_plan(settings)) as service:
+        async with grpc.aio.insecure_channel(service.grpc_target) as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            people = {n: (await register(stub, n)).person_id for n in range(12)}
+            before = await keyrotation.status(engine)
+            assert on_version(before, 1) == {12}
 
-                # The operator rotates while staff go on registering people and reading records.
-                progress: list[keyrotation.Progress] = []
+            # The operator rotates while staff go on registering people and reading records.
+            progress: list[keyrotation.Progress] = []
 
-                async def staff_at_work() -> dict[int, str]:
-                    added = {n: (await register(stub, n)).person_id for n in range(12, 20)}
-                    await all_read_back(stub, people)
-                    return added
-
-                rotation, added = await asyncio.gather(
-                    keyrotation.rotate(engine, master, batch_size=5, on_progress=progress.append),
-                    staff_at_work(),
-                )
-                people.update(added)
-                assert rotation.version == 2 and rotation.remaining == 0 and rotation.undecryptable == []
-                assert rotation.rows["persons"] >= 12 and progress
-                assert all(p.done <= p.total for p in progress)
-
-                after = await keyrotation.status(engine)
-                assert on_version(after, 1, after.values) == {0}, after.values  # nothing needs key v1
-                assert on_version(after, 2) == {20}
-                assert not any(None in counts for counts in after.values.values())
-                people[20] = (await register(stub, 20)).person_id  # new writes take v2
-                async with service.plan.infra.sessions() as session:
-                    tokens = (await session.execute(select(persons.c.full_name_enc))).scalars().all()
-                assert len(tokens) == 21 and all(t.startswith("2:") for t in tokens)
+            async def staff_at_work() -> dict[int, str]:
+                added = {n: (await register(stub, n)).person_id for n in range(12, 20)}
                 await all_read_back(stub, people)
+                return added
 
-        # The old key is deleted for good; a restarted service reads everything.
-        async with engine.begin() as connection:
-            await connection.execute(text("DELETE FROM data_keys WHERE purpose = 'field' AND version = 1"))
-        async with RunningService(build_plan(settings)) as service:
-            async with grpc.aio.insecure_channel(service.grpc_target) as channel:
-                await all_read_back(registry_pb2_grpc.RegistryServiceStub(channel), people)
-    finally:
-        await engine.dispose()
-
-
-async def test_a_moved_value_is_named_and_left_alone_by_the_rotation(nats_server, database_url):
-    settings = RegistrySettings(
-        nats_url=nats_server.url, database_url=database_url, grpc_port=0, metrics_port=0
-    )
-    engine = create_engine(database_url)
-    try:
-        async with RunningService(build_plan(settings)) as service:
-            async with grpc.aio.insecure_channel(service.grpc_target) as channel:
-                stub = registry_pb2_grpc.RegistryServiceStub(channel)
-                a, b = await register(stub, 1), await register(stub, 2)
-        async with engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "UPDATE persons SET full_name_enc = (SELECT full_name_enc FROM persons WHERE person_id = :a)"
-                    " WHERE person_id = :b"
-                ),
-                {"a": a.person_id, "b": b.person_id},
+            rotation, added = await asyncio.gather(
+                keyrotation.rotate(engine, master, batch_size=5, on_progress=progress.append),
+                staff_at_work(),
             )
-        rotation = await keyrotation.rotate(engine, MasterKey(settings.master_key_bytes()), batch_size=1)
-        assert rotation.undecryptable == [f"persons.full_name_enc {b.person_id}"]
-        assert rotation.remaining == 1 and rotation.rows["persons"] == 1
-    finally:
-        await engine.dispose()
+            people.update(added)
+            assert rotation.version == 2 and rotation.remaining == 0 and rotation.undecryptable == []
+            assert rotation.rows["persons"] >= 12 and progress
+            assert all(p.done <= p.total for p in progress)
+
+            after = await keyrotation.status(engine)
+            assert on_version(after, 1, after.values) == {0}, after.values  # nothing needs key v1
+            assert on_version(after, 2) == {20}
+            assert not any(None in counts for counts in after.values.values())
+            people[20] = (await register(stub, 20)).person_id  # new writes take v2
+            async with service.plan.infra.sessions() as session:
+                tokens = (await session.execute(select(persons.c.full_name_enc))).scalars().all()
+            assert len(tokens) == 21 and all(t.startswith("2:") for t in tokens)
+            await all_read_back(stub, people)
+
+    # The old key is deleted for good; a restarted service reads everything.
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM data_keys WHERE purpose = 'field' AND version = 1"))
+    async with RunningService(build_plan(settings)) as service:
+        async with grpc.aio.insecure_channel(service.grpc_target) as channel:
+            await all_read_back(registry_pb2_grpc.RegistryServiceStub(channel), people)
+    kept = [(k.purpose, k.version) for k in (await keyrotation.status(engine)).keys]
+    assert kept == [("blind_index", 1), ("field", 2)]  # no new "v1" was made at the restart
+
+
+async def test_a_moved_value_is_named_and_left_alone_by_the_rotation(operator):
+    settings, master, engine = operator.settings, operator.master, operator.engine
+    async with RunningService(build_plan(settings)) as service:
+        async with grpc.aio.insecure_channel(service.grpc_target) as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            a, b = await register(stub, 1), await register(stub, 2)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE persons SET full_name_enc = (SELECT full_name_enc FROM persons WHERE person_id = :a)"
+                " WHERE person_id = :b"
+            ),
+            {"a": a.person_id, "b": b.person_id},
+        )
+    rotation = await keyrotation.rotate(engine, master, batch_size=1)
+    assert rotation.undecryptable == [f"persons.full_name_enc {b.person_id}"]
+    assert rotation.remaining == 1 and rotation.rows["persons"] == 1
 
 
 async def test_keys_rotate_command_reports_progress_and_needs_the_services_master_key(
-    nats_server, database_url, monkeypatch
+    operator, database_url, monkeypatch
 ):
-    settings = RegistrySettings(
-        nats_url=nats_server.url, database_url=database_url, grpc_port=0, metrics_port=0
-    )
+    settings = operator.settings
     monkeypatch.delenv("LIENTHONG_MASTER_KEY", raising=False)
     runner = CliRunner()
 
@@ -171,7 +181,7 @@ async def test_keys_rotate_command_reports_progress_and_needs_the_services_maste
                 "keys", "rotate", "--database-url", database_url, env={"LIENTHONG_MASTER_KEY": "cd" * 32}
             )
             assert refused.exit_code == 1 and "cannot rotate" in refused.output
-            assert MasterKey(settings.master_key_bytes()).key_id in refused.output
+            assert operator.master.key_id in refused.output
 
             done = await cli("keys", "rotate", "--database-url", database_url, "--batch-size", "2")
             assert done.exit_code == 0, done.output
@@ -188,41 +198,32 @@ async def test_keys_rotate_command_reports_progress_and_needs_the_services_maste
             assert cells == ["persons.full_name_enc", "0", "3", "0"]  # v1, v2, under no known key
 
 
-async def test_a_value_written_with_the_old_key_behind_the_pass_is_caught_by_the_next_sweep(
-    nats_server, database_url
-):
+async def test_a_value_written_with_the_old_key_behind_the_pass_is_caught_by_the_next_sweep(operator):
     """A service transaction that took its cipher just before the new key committed writes with the old
     key; if that row is already behind the rotation's cursor, the next sweep must still move it."""
-    settings = RegistrySettings(
-        nats_url=nats_server.url, database_url=database_url, grpc_port=0, metrics_port=0
-    )
-    master = MasterKey(settings.master_key_bytes())
-    engine = create_engine(database_url)
-    try:
-        async with RunningService(build_plan(settings)) as service:
-            async with grpc.aio.insecure_channel(service.grpc_target) as channel:
-                stub = registry_pb2_grpc.RegistryServiceStub(channel)
-                people = {n: (await register(stub, n)).person_id for n in range(6)}
-                async with engine.connect() as connection:
-                    fields, index = await connection.run_sync(lambda c: fieldkeys.load(c, master))
-                stale = FieldCipher({1: fields[1]}, 1, index)  # what the service held before the rotation
-                n_first, first = min(people.items(), key=lambda item: item[1])
-                wrote: list[str] = []
+    settings, master, engine = operator.settings, operator.master, operator.engine
+    async with RunningService(build_plan(settings)) as service:
+        async with grpc.aio.insecure_channel(service.grpc_target) as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            people = {n: (await register(stub, n)).person_id for n in range(6)}
+            async with engine.connect() as connection:
+                fields, index = await connection.run_sync(lambda c: fieldkeys.load(c, master))
+            stale = FieldCipher({1: fields[1]}, 1, index)  # what the service held before the rotation
+            n_first, first = min(people.items(), key=lambda item: item[1])
+            wrote: list[str] = []
 
-                async def meanwhile(p: keyrotation.Progress) -> None:
-                    if p.table == "persons" and not wrote:  # the first batch, holding `first`, is done
-                        token = stale.encrypt("persons", "full_name_enc", first, name(n_first))
-                        async with engine.begin() as connection:
-                            await connection.execute(
-                                text("UPDATE persons SET full_name_enc = :t WHERE person_id = :p"),
-                                {"t": token, "p": first},
-                            )
-                        wrote.append(token)
+            async def meanwhile(p: keyrotation.Progress) -> None:
+                if p.table == "persons" and not wrote:  # the first batch, holding `first`, is done
+                    token = stale.encrypt("persons", "full_name_enc", first, name(n_first))
+                    async with engine.begin() as connection:
+                        await connection.execute(
+                            text("UPDATE persons SET full_name_enc = :t WHERE person_id = :p"),
+                            {"t": token, "p": first},
+                        )
+                    wrote.append(token)
 
-                rotation = await keyrotation.rotate(engine, master, batch_size=2, on_progress=meanwhile)
-                assert wrote and rotation.sweeps == 2 and rotation.remaining == 0
-                after = await keyrotation.status(engine)
-                assert on_version(after, 1, after.values) == {0}
-                await all_read_back(stub, people)
-    finally:
-        await engine.dispose()
+            rotation = await keyrotation.rotate(engine, master, batch_size=2, on_progress=meanwhile)
+            assert wrote and rotation.sweeps == 2 and rotation.remaining == 0
+            after = await keyrotation.status(engine)
+            assert on_version(after, 1, after.values) == {0}
+            await all_read_back(stub, people)

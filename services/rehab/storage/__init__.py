@@ -60,9 +60,11 @@ def _person(row, cipher: FieldCipher) -> Person:
 def _person_values(p: Person, cipher: FieldCipher) -> dict:
     return dict(
         citizen_id_enc=cipher.seal(
-            persons.c.citizen_id_enc, p.person_id, p.identity and p.identity.citizen_id
+            persons.c.citizen_id_enc, p.person_id, p.identity.citizen_id if p.identity else None
         ),
-        full_name_enc=cipher.seal(persons.c.full_name_enc, p.person_id, p.identity and p.identity.full_name),
+        full_name_enc=cipher.seal(
+            persons.c.full_name_enc, p.person_id, p.identity.full_name if p.identity else None
+        ),
         date_of_birth=p.identity.date_of_birth if p.identity else None,
         sex=p.sex,
         age_band=p.age_band,
