@@ -63,6 +63,10 @@ class Undecryptable(DomainError):
         self.table, self.column, self.row_id = table, column, str(row_id)
 
 
+class UnknownKeyVersion(Undecryptable):
+    """A value names a key version this cipher does not hold (a newer one than it was built with, or none)."""
+
+
 class ColumnLike(Protocol):
     """A SQLAlchemy ``Column`` of a table (only its name and its table's name are used)."""
 
@@ -190,7 +194,7 @@ class FieldCipher:
             ) from None
         aead = self._aead.get(version)
         if aead is None:
-            raise Undecryptable(
+            raise UnknownKeyVersion(
                 table,
                 column,
                 row_id,

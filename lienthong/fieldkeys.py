@@ -6,17 +6,19 @@ computes lookup indexes. A service creates version 1 of both when it first start
 adds a field key version and re-encrypts older values while the service runs.
 
 The service's :class:`KeyRing` rides on its session factory (``session.info``), so storage code encrypts
-and decrypts at the edge with ``cipher = await fieldkeys.cipher(session)``, and domain code never sees a
-key. Each call checks the newest version in the database (one small query on the primary key), so a
-running service writes with a new key as soon as the rotation commits it. Take the cipher *after* reading
-the rows it will decrypt: every version those rows use is then already known to it.
+at the edge with ``cipher = await fieldkeys.cipher(session)`` and decrypts rows it has read with
+``await fieldkeys.decrypting(session, lambda cipher: …)``; domain code never sees a key. The ring looks for
+a newer key at most once a second, so the steady state costs no query.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, select
@@ -24,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lienthong.db import insert_ignoring_duplicates
-from lienthong.fieldcrypto import DATA_KEY_BYTES, FieldCipher, KeyRingError, MasterKey
+from lienthong.fieldcrypto import DATA_KEY_BYTES, FieldCipher, KeyRingError, MasterKey, UnknownKeyVersion
 
 FIELD = "field"
 BLIND_INDEX = "blind_index"
@@ -32,6 +34,12 @@ SESSION_INFO_KEY = "lienthong.field_keys"
 # How a service hands its master key to its migrations (Alembic's config.attributes): only a data step that
 # finds plaintext rows to encrypt needs it.
 MIGRATION_ATTRIBUTE = "lienthong.master_key"
+# How stale a running service's idea of the newest field key may get; a rotation waits longer than this
+# before it concludes, so no write with the old key can follow it.
+REFRESH_SECONDS = 1.0
+SETTLE_SECONDS = REFRESH_SECONDS + 1.0
+
+T = TypeVar("T")
 
 
 def define_table_v1(metadata: MetaData) -> Table:
@@ -119,13 +127,22 @@ def add_field_version(connection: Connection, master: MasterKey) -> int:
 
 
 class KeyRing:
-    """A service's keys, unwrapped in memory; refreshed when the database holds a newer field key."""
+    """A service's keys, unwrapped in memory. Every ``refresh_seconds`` it asks the database for the newest
+    field key (new writes take a rotated key within that time); a value naming a version it has not loaded
+    yet makes it load the keys at once (see :func:`decrypting`)."""
 
-    def __init__(self, master: MasterKey) -> None:
+    def __init__(
+        self,
+        master: MasterKey,
+        *,
+        refresh_seconds: float = REFRESH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.master = master
-        self._fields: dict[int, bytes] = {}
-        self._index: bytes | None = None
+        self.refresh_seconds = refresh_seconds
+        self._clock = clock
         self._cipher: FieldCipher | None = None
+        self._checked_at = -math.inf
 
     def session_info(self) -> dict:
         """For ``async_sessionmaker(info=…)``: every session of the service carries the ring."""
@@ -141,33 +158,46 @@ class KeyRing:
             await self._reload(session)
 
     async def _reload(self, session: AsyncSession) -> None:
-        fields, index = await session.run_sync(lambda s: load(s.connection(), self.master))
-        self._fields, self._index = fields, index
-        self._cipher = cipher_of(fields, index)
+        self._cipher = cipher_of(*await session.run_sync(lambda s: load(s.connection(), self.master)))
+        self._checked_at = self._clock()
 
-    async def cipher(self, session: AsyncSession) -> FieldCipher:
-        newest = await session.scalar(
-            select(func.max(DATA_KEYS.c.version)).where(DATA_KEYS.c.purpose == FIELD)
-        )
-        if newest is None:
-            raise KeyRingError("this database has no data keys yet: the service creates them when it starts")
-        if self._cipher is None or newest not in self._fields:
+    async def cipher(self, session: AsyncSession, *, reload: bool = False) -> FieldCipher:
+        if reload or self._cipher is None:
             await self._reload(session)
+        elif self._clock() - self._checked_at >= self.refresh_seconds:
+            newest = await session.scalar(
+                select(func.max(DATA_KEYS.c.version)).where(DATA_KEYS.c.purpose == FIELD)
+            )
+            if newest != self._cipher.active_version:  # keys are only added: a rotation committed one
+                await self._reload(session)
+            self._checked_at = self._clock()
         assert self._cipher is not None
-        if self._cipher.active_version != newest:  # keys are only ever added; this is a new snapshot
-            self._cipher = cipher_of(self._fields, self._index, newest)
         return self._cipher
 
 
-async def cipher(session: AsyncSession) -> FieldCipher:
-    """The cipher for this session's service (see the module notes on when to take it)."""
+def _ring(session: AsyncSession) -> KeyRing:
     ring = session.info.get(SESSION_INFO_KEY)
     if ring is None:
         raise RuntimeError(
             "these sessions carry no key ring: build the service with "
             "Infrastructure.create(settings, field_keys=KeyRing(master_key))"
         )
-    return await ring.cipher(session)
+    return ring
+
+
+async def cipher(session: AsyncSession) -> FieldCipher:
+    """The cipher of this session's service, to encrypt (and compute blind indexes) at the storage edge."""
+    return await _ring(session).cipher(session)
+
+
+async def decrypting(session: AsyncSession, convert: Callable[[FieldCipher], T]) -> T:
+    """``convert(cipher)`` for rows already read; if one names a key version this process has not loaded
+    yet (a rotation has just committed it), the keys are loaded and ``convert`` runs again."""
+    ring = _ring(session)
+    try:
+        return convert(await ring.cipher(session))
+    except UnknownKeyVersion:
+        return convert(await ring.cipher(session, reload=True))
 
 
 # --- the data step of the migrations that introduced encryption (frozen) ----------------------------------

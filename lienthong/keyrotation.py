@@ -1,10 +1,11 @@
 """Rotation of a department database's field keys while its service runs, and what each key still holds.
 
-``rotate`` adds a field key version (new writes of the running service take it at their next transaction,
-see ``lienthong.fieldkeys``), then re-encrypts, in short batches, every value still written under an
-older version, and goes over the tables again until none is left: a value the service wrote with the old
-key while a pass was under way is caught by the next one. Each row is updated only if its values are still
-the ones read (compare and set), so a concurrent change by the service is never overwritten.
+``rotate`` adds a field key version (the running service writes with it within a second, see
+``lienthong.fieldkeys``), then re-encrypts, in short batches, every value still written under an older
+version, and goes over the tables again until none is left and that second has passed: a value the
+service wrote with the old key while a pass was under way is caught by the next one. Each row is updated
+only if its values are still the ones read (compare and set), so a concurrent change by the service is
+never overwritten.
 
 The encrypted columns are found in the database itself (every column whose name ends in ``_enc``, in a
 table with a one-column primary key, the row id of the associated data), so this module knows no service.
@@ -12,7 +13,9 @@ table with a one-column primary key, the row id of the associated data), so this
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lienthong.fieldcrypto import FieldCipher, MasterKey, Undecryptable
-from lienthong.fieldkeys import DATA_KEYS, add_field_version, cipher_of, load
+from lienthong.fieldkeys import DATA_KEYS, SETTLE_SECONDS, add_field_version, cipher_of, load
 
 SUFFIX = "_enc"
 
@@ -64,7 +67,7 @@ def _on_versions(t: sa.TableClause, columns: tuple[str, ...], versions: list[int
 class Progress:
     table: str
     done: int  # rows re-encrypted in this table so far
-    total: int  # rows on older keys when this pass over the table began
+    total: int  # rows on older keys when this pass over the table began (or done, if more)
     sweep: int  # 1 for the first pass over the tables, 2 for the next…
 
 
@@ -130,10 +133,13 @@ async def rotate(
     *,
     batch_size: int = 200,
     max_sweeps: int = 10,
+    settle_seconds: float = SETTLE_SECONDS,
     on_progress: Callable[[Progress], object] | None = None,
 ) -> Rotation:
     """Add a field key version and move every value on an older one to it (see the module notes).
 
+    It concludes only once ``settle_seconds`` have passed since the new key was committed: a running service
+    looks for a newer key once a second, so until then it may still write with the old one.
     ``on_progress`` is called after each committed batch (it may be a coroutine function). The master key
     must unwrap every stored key, or nothing is changed (``KeyRingError``). Values that do not decrypt
     where they are (moved or changed) are left as they are and listed in ``undecryptable``."""
@@ -143,6 +149,7 @@ async def rotate(
         version = await connection.run_sync(lambda c: add_field_version(c, master))
         fields, index = await connection.run_sync(lambda c: load(c, master))
         tables = await connection.run_sync(encrypted_tables)
+    committed = time.monotonic()
     cipher = cipher_of(fields, index, version)
     old = sorted(v for v in fields if v < version)
     report = Rotation(version=version, rows={spec.name: 0 for spec in tables})
@@ -170,6 +177,7 @@ async def rotate(
                 if after is None:
                     break
                 done += changed
+                total = max(total, done)  # the service may still write with the old key for a second
                 report.rows[spec.name] += changed
                 if on_progress:
                     reported = on_progress(Progress(spec.name, done, total, sweep))
@@ -177,7 +185,10 @@ async def rotate(
                         await reported
         report.remaining = sum([await _count(engine, spec, old, skip[spec.name]) for spec in tables])
         if report.remaining == 0:
-            break
+            wait = settle_seconds - (time.monotonic() - committed)
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)  # then one more sweep catches what was written with the old key
     report.remaining += sum(len(ids) for ids in skip.values())
     return report
 

@@ -222,8 +222,30 @@ async def test_a_value_written_with_the_old_key_behind_the_pass_is_caught_by_the
                         )
                     wrote.append(token)
 
-            rotation = await keyrotation.rotate(engine, master, batch_size=2, on_progress=meanwhile)
+            rotation = await keyrotation.rotate(
+                engine, master, batch_size=2, settle_seconds=0, on_progress=meanwhile
+            )
             assert wrote and rotation.sweeps == 2 and rotation.remaining == 0
             after = await keyrotation.status(engine)
             assert on_version(after, 1, after.values) == {0}
             await all_read_back(stub, people)
+
+
+async def test_a_service_reads_values_under_a_key_it_has_not_loaded_yet_and_then_writes_with_it(operator):
+    """The service looks for a newer key only now and then; a value under a key it does not hold yet makes
+    it load the keys at once instead of failing the read."""
+    settings, master, engine = operator.settings, operator.master, operator.engine
+    async with RunningService(build_plan(settings)) as service:
+        service.plan.infra.field_keys.refresh_seconds = 3600  # it would not look again during this test
+        async with grpc.aio.insecure_channel(service.grpc_target) as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            people = {n: (await register(stub, n)).person_id for n in range(3)}
+            rotation = await keyrotation.rotate(engine, master, settle_seconds=0)
+            assert rotation.version == 2 and rotation.remaining == 0
+            await all_read_back(stub, people)
+            people[3] = (await register(stub, 3)).person_id
+            async with service.plan.infra.sessions() as session:
+                token = await session.scalar(
+                    select(persons.c.full_name_enc).where(persons.c.person_id == people[3])
+                )
+            assert token.startswith("2:")

@@ -145,7 +145,7 @@ async def get_case(session: AsyncSession, case_id: str) -> Case:
             f"Không tìm thấy hồ sơ quản lý sau cai mã {case_id!r}.",
             f"No aftercare case with id {case_id!r}.",
         )
-    return _case(row, await fieldkeys.cipher(session))
+    return await fieldkeys.decrypting(session, lambda cipher: _case(row, cipher))
 
 
 async def known_source_ids(session: AsyncSession, source_ids: list[str]) -> set[str]:
@@ -162,8 +162,7 @@ async def cases_with_pseudonym(session: AsyncSession, *conditions) -> list[tuple
             .order_by(cases.c.opened_on, cases.c.case_id)
         )
     ).all()
-    cipher = await fieldkeys.cipher(session)
-    return [(_case(r, cipher), r.pseudonym) for r in rows]
+    return await fieldkeys.decrypting(session, lambda cipher: [(_case(r, cipher), r.pseudonym) for r in rows])
 
 
 async def pending_placements(session: AsyncSession, commune_code: str | None) -> list[tuple[Case, str]]:

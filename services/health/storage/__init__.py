@@ -85,12 +85,12 @@ def _person_values(p: Person, cipher: FieldCipher) -> dict:
 
 async def person_by_pseudonym(session: AsyncSession, pseudonym: str) -> Person | None:
     row = (await session.execute(select(persons).where(persons.c.pseudonym == pseudonym))).first()
-    return _person(row, await fieldkeys.cipher(session)) if row else None
+    return await fieldkeys.decrypting(session, lambda cipher: _person(row, cipher)) if row else None
 
 
 async def get_person(session: AsyncSession, person_id: str) -> Person:
     row = (await session.execute(select(persons).where(persons.c.person_id == person_id))).one()
-    return _person(row, await fieldkeys.cipher(session))
+    return await fieldkeys.decrypting(session, lambda cipher: _person(row, cipher))
 
 
 async def add_person(session: AsyncSession, person: Person) -> None:

@@ -140,7 +140,7 @@ async def get_person(session: AsyncSession, person_id: str) -> Person:
     row = (await session.execute(select(persons).where(persons.c.person_id == person_id))).first()
     if row is None:
         raise _person_not_found(person_id)
-    return _person(row, await fieldkeys.cipher(session))
+    return await fieldkeys.decrypting(session, lambda cipher: _person(row, cipher))
 
 
 async def save_person_version(session: AsyncSession, before: Person, after: Person) -> None:
@@ -169,8 +169,7 @@ def concurrent_change_error() -> PreconditionFailed:
 
 async def tests_of(session: AsyncSession, person_id: str) -> list[DrugTest]:
     rows = (await session.execute(select(drug_tests).where(drug_tests.c.person_id == person_id))).all()
-    cipher = await fieldkeys.cipher(session)
-    return [_test(r, cipher) for r in rows]
+    return await fieldkeys.decrypting(session, lambda cipher: [_test(r, cipher) for r in rows])
 
 
 async def managements_of(session: AsyncSession, person_id: str) -> list[Management]:
@@ -179,8 +178,7 @@ async def managements_of(session: AsyncSession, person_id: str) -> list[Manageme
             select(managements).where(managements.c.person_id == person_id).order_by(managements.c.decided_on)
         )
     ).all()
-    cipher = await fieldkeys.cipher(session)
-    return [_management(r, cipher) for r in rows]
+    return await fieldkeys.decrypting(session, lambda cipher: [_management(r, cipher) for r in rows])
 
 
 async def get_management(session: AsyncSession, management_id: str) -> Management:
@@ -193,7 +191,7 @@ async def get_management(session: AsyncSession, management_id: str) -> Managemen
             f"Không tìm thấy quyết định quản lý có mã {management_id!r}.",
             f"No management decision with id {management_id!r}.",
         )
-    return _management(row, await fieldkeys.cipher(session))
+    return await fieldkeys.decrypting(session, lambda cipher: _management(row, cipher))
 
 
 async def add_test(session: AsyncSession, test: DrugTest) -> None:
@@ -238,7 +236,7 @@ async def save_management_end(session: AsyncSession, management: Management) -> 
 
 async def find_person_by_pseudonym(session: AsyncSession, pseudonym: str) -> Person | None:
     row = (await session.execute(select(persons).where(persons.c.pseudonym == pseudonym))).first()
-    return _person(row, await fieldkeys.cipher(session)) if row else None
+    return await fieldkeys.decrypting(session, lambda cipher: _person(row, cipher)) if row else None
 
 
 async def raise_flag(session: AsyncSession, flag: Flag) -> None:

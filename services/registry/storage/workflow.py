@@ -95,8 +95,7 @@ def _proposal(row, cipher: FieldCipher) -> Proposal:
 
 async def _proposals(session: AsyncSession, query) -> list[Proposal]:
     rows = (await session.execute(query)).all()
-    cipher = await fieldkeys.cipher(session)
-    return [_proposal(r, cipher) for r in rows]
+    return await fieldkeys.decrypting(session, lambda cipher: [_proposal(r, cipher) for r in rows])
 
 
 async def proposals_of(session: AsyncSession, person_id: str) -> list[Proposal]:
@@ -122,7 +121,7 @@ async def get_proposal(session: AsyncSession, proposal_id: str) -> Proposal:
             f"Không tìm thấy đề xuất {proposal_id!r}.",
             f"No proposal with id {proposal_id!r}.",
         )
-    return _proposal(row, await fieldkeys.cipher(session))
+    return await fieldkeys.decrypting(session, lambda cipher: _proposal(row, cipher))
 
 
 async def save_proposal(session: AsyncSession, proposal: Proposal, *, new: bool) -> None:
