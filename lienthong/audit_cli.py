@@ -32,7 +32,8 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _url(service: str, data_dir: Path, database_url: str) -> str:
+def department_url(service: str, data_dir: Path, database_url: str) -> str:
+    """The department database the operator means: ``--database-url``, or the SQLite file of the local run."""
     if database_url:
         return database_url
     if service not in DEPARTMENTS:
@@ -59,7 +60,7 @@ def verify(
     database_url: DatabaseUrl = "",
 ) -> None:
     """Check the chain: names the first edited, removed or reordered record (exit 1)."""
-    records = asyncio.run(_records(_url(service, data_dir, database_url)))
+    records = asyncio.run(_records(department_url(service, data_dir, database_url)))
     verdict = audit.verify(records, AuditSettings().audit_key_bytes())
     console = Console()
     if verdict.ok:
@@ -97,7 +98,7 @@ def query(
     """Who saw this person's data, or what this officer saw, between two days (UTC)."""
     if not person and not officer:
         raise typer.BadParameter("give --person PSEUDONYM or --officer ID")
-    url = _url(service, data_dir, database_url)
+    url = department_url(service, data_dir, database_url)
 
     async def run() -> list[audit.Record]:
         engine = create_engine(url)

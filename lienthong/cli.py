@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lienthong import audit_cli, natsauth
+from lienthong import audit_cli, keys_cli, natsauth
 from lienthong.localrun import SERVICES, LocalRunError, LocalSystem, ServiceFailed
 from lienthong.staff_cli import add_staff_commands
 
@@ -37,6 +37,7 @@ app = typer.Typer(
 )
 add_staff_commands(app)  # lienthong registry|health|rehab|aftercare|report …: commands for department staff
 app.add_typer(audit_cli.app, name="audit")  # lienthong audit verify|query: the read log, for operators
+app.add_typer(keys_cli.app, name="keys")  # lienthong keys rotate|status: keys of the fields encrypted at rest
 
 DEMO_DIR = Path(".lienthong") / "demo"
 UP_DIR = Path(".lienthong") / "local"

@@ -35,11 +35,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Freed space is zeroed: an updated or deleted value (an old ciphertext after a key rotation, plaintext
+    # from before encryption at rest) does not linger in the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, *, info: dict | None = None) -> async_sessionmaker[AsyncSession]:
+    """``info`` is copied into every session's ``session.info`` (a service's key ring rides there)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

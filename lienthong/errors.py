@@ -15,6 +15,7 @@ class ErrorKind(Enum):
     CONFLICT = "already_exists"
     DENIED = "permission_denied"
     UNAVAILABLE = "unavailable"
+    INTEGRITY = "data_loss"  # stored data that does not decrypt or check where it is
 
 
 class DomainError(Exception):

@@ -35,6 +35,7 @@ STATUS_OF = {
     ErrorKind.CONFLICT: grpc.StatusCode.ALREADY_EXISTS,
     ErrorKind.DENIED: grpc.StatusCode.PERMISSION_DENIED,
     ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.INTEGRITY: grpc.StatusCode.DATA_LOSS,
 }
 
 _UNDECODABLE = object()

@@ -5,7 +5,9 @@ Each service keeps its own ``migrations/`` folder; its ``env.py`` only calls :fu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -19,15 +21,47 @@ def _config(script_location: Path) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, script_location: Path, revision: str = "head") -> None:
+async def upgrade(
+    engine: AsyncEngine,
+    script_location: Path,
+    revision: str = "head",
+    *,
+    attributes: Mapping[str, Any] | None = None,
+) -> None:
+    """Migrate to ``revision`` in one transaction, all or nothing (on SQLite too). ``attributes`` reach the
+    migrations through Alembic's ``config.attributes`` (a service hands over its master key, so a data step
+    can encrypt rows written before encryption at rest).
+
+    On SQLite, foreign keys are off while migrating, as SQLite's own procedure for rebuilding a table asks
+    (batch mode drops and recreates a table, which a referencing row would otherwise refuse), and the
+    migration fails if ``PRAGMA foreign_key_check`` finds a broken reference before it commits."""
     config = _config(script_location)
+    config.attributes.update(attributes or {})
 
     def _run(connection: Connection) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(_run)
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # a no-op inside a transaction: set before it begins
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            async with connection.begin():
+                if sqlite:
+                    # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so without this
+                    # the DDL would commit statement by statement and a failed migration stay half done.
+                    await connection.exec_driver_sql("BEGIN")
+                await connection.run_sync(_run)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
 
 def run_env() -> None:

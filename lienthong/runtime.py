@@ -25,10 +25,11 @@ from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from lienthong import bus, grpcserver, migrate, natsauth, policy
+from lienthong import bus, fieldkeys, grpcserver, migrate, natsauth, policy
 from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer
 from lienthong.db import create_engine, session_factory
+from lienthong.fieldkeys import KeyRing
 from lienthong.metrics import MetricsServer, OutboxMetrics, new_registry
 from lienthong.outbox import OutboxRelay
 from lienthong.settings import ServiceSettings
@@ -45,16 +46,19 @@ class Infrastructure:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     broker: NatsBroker
+    # The keys of the personal fields a department encrypts at rest (None for reporting, which holds none).
+    field_keys: KeyRing | None = None
 
     @classmethod
-    def create(cls, settings: ServiceSettings) -> Infrastructure:
+    def create(cls, settings: ServiceSettings, *, field_keys: KeyRing | None = None) -> Infrastructure:
         registry = new_registry()
         engine = create_engine(settings.database_url)
         return cls(
             settings=settings,
             registry=registry,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=session_factory(engine, info=field_keys.session_info() if field_keys else None),
+            field_keys=field_keys,
             broker=bus.make_broker(
                 settings.nats_url,
                 client_name=f"lienthong-{settings.service_name}",
@@ -129,7 +133,14 @@ async def serve(
                 started.callback(loop.remove_signal_handler, sig)
         started.push_async_callback(infra.engine.dispose)
 
-        await migrate.upgrade(infra.engine, plan.migrations)
+        keys = infra.field_keys
+        await migrate.upgrade(
+            infra.engine,
+            plan.migrations,
+            attributes={fieldkeys.MIGRATION_ATTRIBUTE: keys.master} if keys else None,
+        )
+        if keys:
+            await keys.open(infra.sessions)
         metrics_server = MetricsServer(infra.registry, settings.metrics_host, settings.metrics_port)
         started.callback(metrics_server.close)
         server, grpc_port, health = await grpcserver.start_server(

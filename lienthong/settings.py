@@ -129,3 +129,32 @@ class AuditSettings(BaseSettings):
 
     def audit_key_bytes(self) -> bytes:
         return bytes.fromhex(self.audit_key.get_secret_value())
+
+
+# A fixed demo key so the local run works out of the box; production sets LIENTHONG_MASTER_KEY.
+DEMO_MASTER_KEY = (
+    "6c69656e74686f6e672d64656d6f2d6d61737465722d6b65792d6e657665722d7573652d696e2d70726f64756374696f6e"
+)
+
+
+class FieldCryptoSettings(BaseSettings):
+    """Settings of a department service that encrypts personal fields at rest (``lienthong.fieldcrypto``)."""
+
+    model_config = _CONFIG
+
+    # Wraps the data keys stored in the department's database: without it the database decrypts nothing.
+    master_key: SecretStr = SecretStr(DEMO_MASTER_KEY)
+
+    @field_validator("master_key")
+    @classmethod
+    def _hex_master_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = bytes.fromhex(value.get_secret_value())
+        except ValueError:
+            raise ValueError("master_key must be hexadecimal") from None
+        if len(raw) < 32:
+            raise ValueError("master_key must hold at least 32 bytes (64 hex digits)")
+        return value
+
+    def master_key_bytes(self) -> bytes:
+        return bytes.fromhex(self.master_key.get_secret_value())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -147,3 +148,36 @@ class ServiceProbe:
 
         async with self.service.plan.infra.sessions() as session:
             return (await session.execute(select(table))).all()
+
+
+# A 12-digit citizen ID standing on its own (not a run of digits inside a hex id, a uuid or a longer number).
+CITIZEN_ID_LIKE = re.compile(rb"(?<![0-9A-Za-z_-])[0-9]{12}(?![0-9A-Za-z_-])")
+
+
+async def stored_bytes(database_url: str) -> bytes:
+    """What a department database holds, as someone with its files would read it: the SQLite file and its
+    write-ahead log byte for byte, or every row of every table of a PostgreSQL database as text."""
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.split(":///", 1)[1])
+        return b"".join(p.read_bytes() for p in sorted(path.parent.glob(f"{path.name}*")) if p.is_file())
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        tables = [
+            r[0]
+            for r in await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
+        chunks = [
+            await connection.fetchval(f"SELECT coalesce(string_agg(t::text, chr(10)), '') FROM \"{name}\" t")
+            for name in tables
+        ]
+    finally:
+        await connection.close()
+    return "\n".join(chunks).encode()
+
+
+def plaintext_in(stored: bytes, secrets: list[str]) -> list[str]:
+    """The secrets found in ``stored`` (UTF-8, as the services write text), and any 12-digit ID-like run."""
+    found = [secret for secret in secrets if secret.encode() in stored]
+    return found + [m.decode() for m in CITIZEN_ID_LIKE.findall(stored)]

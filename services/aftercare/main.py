@@ -10,6 +10,8 @@ from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer, ConsumerSpec
 from lienthong.dated import Dated
 from lienthong.deadletter import DeadLetters
+from lienthong.fieldcrypto import MasterKey
+from lienthong.fieldkeys import KeyRing
 from lienthong.metrics import ConsumerMetrics
 from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, serve
 from services.aftercare import consumer
@@ -23,7 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def build_plan(settings: AftercareSettings) -> ServicePlan:
-    infra = Infrastructure.create(settings)
+    infra = Infrastructure.create(settings, field_keys=KeyRing(MasterKey(settings.master_key_bytes())))
     laws, operators = Dated(settings.law_versions), Dated(settings.operators)
     aftercare = Aftercare(
         sessions=infra.sessions,

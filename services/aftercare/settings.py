@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from lienthong.dated import Dated
-from lienthong.settings import AuditSettings, PseudonymSettings, ServiceSettings
+from lienthong.settings import AuditSettings, FieldCryptoSettings, PseudonymSettings, ServiceSettings
 from services.aftercare.domain.cases import Terms
 from services.aftercare.domain.common import LAW_VERSIONS, OPERATORS
 
@@ -16,7 +16,7 @@ def _dated(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-class AftercareSettings(ServiceSettings, PseudonymSettings, AuditSettings):
+class AftercareSettings(ServiceSettings, PseudonymSettings, AuditSettings, FieldCryptoSettings):
     service_name: str = "aftercare"
     database_url: str = "sqlite:///.lienthong/aftercare.db"
     grpc_port: int = 50054

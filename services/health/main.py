@@ -10,6 +10,8 @@ from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer, ConsumerSpec
 from lienthong.dated import Dated
 from lienthong.deadletter import DeadLetters
+from lienthong.fieldcrypto import MasterKey
+from lienthong.fieldkeys import KeyRing
 from lienthong.metrics import ConsumerMetrics
 from lienthong.pseudonym import Pseudonymiser
 from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, serve
@@ -23,7 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def build_plan(settings: HealthSettings) -> ServicePlan:
-    infra = Infrastructure.create(settings)
+    infra = Infrastructure.create(settings, field_keys=KeyRing(MasterKey(settings.master_key_bytes())))
     laws = Dated(settings.law_versions)
     health = Health(
         sessions=infra.sessions,

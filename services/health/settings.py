@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from lienthong.settings import AuditSettings, PseudonymSettings, ServiceSettings
+from lienthong.settings import AuditSettings, FieldCryptoSettings, PseudonymSettings, ServiceSettings
 from services.health.domain.methadone import Rules
 from services.health.domain.people import LAW_VERSIONS
 
 
-class HealthSettings(ServiceSettings, PseudonymSettings, AuditSettings):
+class HealthSettings(ServiceSettings, PseudonymSettings, AuditSettings, FieldCryptoSettings):
     service_name: str = "health"
     database_url: str = "sqlite:///.lienthong/health.db"
     grpc_port: int = 50052

@@ -9,6 +9,8 @@ from lienthong.audit import AuditLog
 from lienthong.bus import StreamSpec
 from lienthong.consumer import BatchConsumer, ConsumerSpec
 from lienthong.deadletter import DeadLetters
+from lienthong.fieldcrypto import MasterKey
+from lienthong.fieldkeys import KeyRing
 from lienthong.metrics import ConsumerMetrics
 from lienthong.pseudonym import Pseudonymiser
 from lienthong.runtime import Infrastructure, ServicePlan, configure_logging, serve
@@ -23,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build_plan(settings: RegistrySettings) -> ServicePlan:
-    infra = Infrastructure.create(settings)
+    infra = Infrastructure.create(settings, field_keys=KeyRing(MasterKey(settings.master_key_bytes())))
     registry = Registry(
         sessions=infra.sessions,
         audit=AuditLog(infra.sessions, settings.audit_key_bytes(), department="registry"),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lienthong.settings import AuditSettings, PseudonymSettings, ServiceSettings
+from lienthong.settings import AuditSettings, FieldCryptoSettings, PseudonymSettings, ServiceSettings
 
 
-class RegistrySettings(ServiceSettings, PseudonymSettings, AuditSettings):
+class RegistrySettings(ServiceSettings, PseudonymSettings, AuditSettings, FieldCryptoSettings):
     service_name: str = "registry"
     database_url: str = "sqlite:///.lienthong/registry.db"
     grpc_port: int = 50051

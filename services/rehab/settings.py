@@ -6,14 +6,14 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from lienthong.dated import Dated
-from lienthong.settings import AuditSettings, PseudonymSettings, ServiceSettings
+from lienthong.settings import AuditSettings, FieldCryptoSettings, PseudonymSettings, ServiceSettings
 from services.rehab.domain.people import LAW_VERSIONS, OPERATORS
 from services.rehab.domain.terms import DEFAULT_TERMS, Kind, Rules, term_key
 
 _TERM_KEYS = {term_key(k, m) for k in Kind for m in (False, True)}
 
 
-class RehabSettings(ServiceSettings, PseudonymSettings, AuditSettings):
+class RehabSettings(ServiceSettings, PseudonymSettings, AuditSettings, FieldCryptoSettings):
     service_name: str = "rehab"
     database_url: str = "sqlite:///.lienthong/rehab.db"
     grpc_port: int = 50053

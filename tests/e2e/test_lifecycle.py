@@ -29,7 +29,7 @@ from lienthong_contracts.rehab.v1 import rehab_pb2 as rh
 from lienthong_contracts.rehab.v1 import rehab_pb2_grpc
 from lienthong_contracts.reporting.v1 import reporting_pb2 as rp
 from lienthong_contracts.reporting.v1 import reporting_pb2_grpc
-from tests.conftest import eventually
+from tests.conftest import eventually, plaintext_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -255,9 +255,20 @@ async def one_person_through_every_department(system: LocalSystem):
         assert kinds == {"rehab_registration", "compulsory_ground_relapse"}
 
         await reporting_saw_every_step(system, channels["reporting"], person.pseudonym)
+        departments_hold_no_plaintext(
+            system, ["Hoàng Văn Giang", "001090012345", "1/QĐ-UBND", "9/QĐ-UBND", "Trần Văn Tổ"]
+        )
     finally:
         for channel in channels.values():
             await channel.close()
+
+
+def departments_hold_no_plaintext(system: LocalSystem, secrets: list[str]) -> None:
+    """Personal fields are encrypted at rest: no department's files (database and write-ahead log, read
+    while the services run) hold a name, a citizen ID, a decision number or a caretaker."""
+    for department in ("registry", "health", "rehab", "aftercare"):
+        stored = b"".join(path.read_bytes() for path in system.data_dir.glob(f"{department}.db*"))
+        assert stored and plaintext_in(stored, secrets) == [], department
 
 
 # The person's path as reporting must see it, in the order of the acts (registration is dated the day it
@@ -434,6 +445,10 @@ async def methadone_paths_completion_opens_aftercare_and_termination_is_a_dossie
             )
         )
         assert dossier.status == "opened"
+        departments_hold_no_plaintext(
+            system,
+            ["Lý Thị Hạnh", "001195012345", "Mai Văn Khôi", "001088012345", "2/QĐ-UBND", "Hội Phụ nữ phường"],
+        )
 
         # Reporting follows both people by pseudonym, across health, aftercare and the registry.
         reporting = reporting_pb2_grpc.ReportingServiceStub(channels["reporting"])
@@ -532,6 +547,7 @@ async def voluntary_family_rehab_under_labour_opens_aftercare_and_reporting_sees
         ]
         assert {c.name: c.value for c in steps[0].codes}["kind"] == "voluntary_family"
         assert all(s.commune_code == "00256" for s in steps)
+        departments_hold_no_plaintext(system, ["Đỗ Minh Đức", "001092054321", "5/QĐ-UBND", "Đỗ Văn Bình"])
     finally:
         for channel in channels.values():
             await channel.close()

@@ -61,7 +61,8 @@ CONSUMING_SERVICES: dict[str, tuple[type, Callable]] = {
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
 # Relay bookkeeping, not state: which process holds the relay lease.
-NOT_STATE = {"relay_lease", "alembic_version"}
+# data_keys: each database draws its own random keys (encrypted values are compared as present or absent).
+NOT_STATE = {"relay_lease", "alembic_version", "data_keys"}
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,17 @@ def state_of(database: Path, *, known: set[str]) -> dict[str, list]:
                 and column not in ("position", "stream_sequence")
             ]
             rows = db.execute(f"select {', '.join(columns)} from {table}")
-            state[table] = sorted((tuple(canonical(v) for v in row) for row in rows), key=repr)
+            encrypted = [column.endswith("_enc") for column in columns]  # random nonce, per-database key
+            state[table] = sorted(
+                (
+                    tuple(
+                        "<encrypted>" if enc and v is not None else canonical(v)
+                        for v, enc in zip(row, encrypted, strict=True)
+                    )
+                    for row in rows
+                ),
+                key=repr,
+            )
     return state
 
 

@@ -19,7 +19,7 @@ from lienthong_contracts.rehab.v1 import events_pb2 as rehab_events
 from services.aftercare import storage
 from services.aftercare.main import build_plan
 from services.aftercare.settings import AftercareSettings
-from tests.conftest import RunningService, ServiceProbe, eventually
+from tests.conftest import RunningService, ServiceProbe, eventually, plaintext_in, stored_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -225,6 +225,9 @@ async def test_placement_support_relapse_certificate_and_transfer(aftercare):
     await refused(stub.GetCase, query, grpc.StatusCode.PERMISSION_DENIED, "read.unidentified")
     record = await stub.GetCase(query, metadata=(("x-officer-id", "CA-HK-3"), ("x-purpose", "aftercare")))
     assert (record.caretaker_name, record.decision_number, record.status) == (CARETAKER, DECISION, "placed")
+    # Encrypted at rest: neither is in the database file (or PostgreSQL rows).
+    stored = await stored_bytes(aftercare.service.plan.infra.settings.database_url)
+    assert adult_case.encode() in stored and plaintext_in(stored, [CARETAKER, DECISION, "15/Q"]) == []
     assert [(r.suspected_on, r.determined_on) for r in record.relapses] == [("2025-04-01", "2025-04-03")]
     rows = await aftercare.table(storage.tables.audit_log)
     assert [(r.officer_id, r.purpose, r.record_id) for r in rows] == [("CA-HK-3", "aftercare", adult_case)]

@@ -17,7 +17,7 @@ from lienthong_contracts.registry.v1 import events_pb2 as registry_events
 from services.health import storage
 from services.health.main import build_plan
 from services.health.settings import HealthSettings
-from tests.conftest import RunningService, ServiceProbe, eventually
+from tests.conftest import RunningService, ServiceProbe, eventually, plaintext_in, stored_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -363,6 +363,9 @@ async def test_reading_a_person_needs_officer_and_purpose_and_is_recorded(health
     )
     assert (record.citizen_id, record.full_name) == (CITIZEN_ID, NAME)
     assert [d.legal_case for d in record.determinations] == ["voluntary"]
+    # Encrypted at rest: neither is in the database file (or PostgreSQL rows).
+    stored = await stored_bytes(health.service.plan.infra.settings.database_url)
+    assert requested.pseudonym.encode() in stored and plaintext_in(stored, [CITIZEN_ID, NAME]) == []
     rows = await health.table(storage.tables.audit_log)
     assert [(r.officer_id, r.purpose, r.subject) for r in rows] == [
         ("YT-HK-7", "treatment", requested.pseudonym)
@@ -436,7 +439,7 @@ async def test_positive_test_during_management_opens_one_request_even_when_sent_
         ("t-1", "police_a", None, None)
     ]
     (person,) = await health.table(storage.persons)
-    assert person.citizen_id is None and person.age_band == "30_and_over"
+    assert person.citizen_id_enc is None and person.age_band == "30_and_over"
     pending = await health.stub.ListPendingDeterminations(
         health_pb2.ListPendingDeterminationsRequest(commune_code=HOAN_KIEM)
     )

@@ -17,7 +17,7 @@ from lienthong_contracts.rehab.v1 import events_pb2, rehab_pb2, rehab_pb2_grpc
 from services.rehab import storage
 from services.rehab.main import build_plan
 from services.rehab.settings import RehabSettings
-from tests.conftest import RunningService, ServiceProbe, eventually
+from tests.conftest import RunningService, ServiceProbe, eventually, plaintext_in, stored_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -312,6 +312,9 @@ async def test_reading_an_admission_needs_officer_and_purpose_and_is_recorded(re
         query, metadata=(("x-officer-id", "CA-HK-7"), ("x-purpose", "aftercare"))
     )
     assert (record.citizen_id, record.full_name, record.kind) == (CITIZEN_ID, NAME, "voluntary_community")
+    # Encrypted at rest: neither is in the database file (or PostgreSQL rows).
+    stored = await stored_bytes(rehab.service.plan.infra.settings.database_url)
+    assert admitted.admission_id.encode() in stored and plaintext_in(stored, [CITIZEN_ID, NAME]) == []
     rows = await rehab.table(storage.tables.audit_log)
     assert [(r.officer_id, r.purpose, r.record_id) for r in rows] == [
         ("CA-HK-7", "aftercare", admitted.admission_id)

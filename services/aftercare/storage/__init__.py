@@ -8,7 +8,9 @@ from datetime import date
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lienthong import fieldkeys
 from lienthong.errors import NotFound, PreconditionFailed
+from lienthong.fieldcrypto import FieldCipher
 from services.aftercare.domain.cases import Case, Status
 from services.aftercare.domain.common import Person
 from services.aftercare.domain.relapse import Relapse
@@ -70,7 +72,7 @@ async def save_person(session: AsyncSession, before: Person, after: Person) -> N
         raise ConcurrentChange(before.person_id)
 
 
-def _case(row) -> Case:
+def _case(row, cipher: FieldCipher) -> Case:
     return Case(
         case_id=row.case_id,
         person_id=row.person_id,
@@ -87,27 +89,28 @@ def _case(row) -> Case:
         transferred_from=row.transferred_from,
         status=Status(row.status),
         decided_on=row.decided_on,
-        decision_number=row.decision_number,
+        decision_number=cipher.open(cases.c.decision_number_enc, row.case_id, row.decision_number_enc),
         caretaker_kind=row.caretaker_kind,
-        caretaker_name=row.caretaker_name,
+        caretaker_name=cipher.open(cases.c.caretaker_name_enc, row.case_id, row.caretaker_name_enc),
         closed_on=row.closed_on,
         close_reason=row.close_reason,
     )
 
 
-def _case_values(c: Case) -> dict:
+def _case_values(c: Case, cipher: FieldCipher) -> dict:
     return dict(
         status=c.status.value,
         decided_on=c.decided_on,
-        decision_number=c.decision_number,
+        decision_number_enc=cipher.seal(cases.c.decision_number_enc, c.case_id, c.decision_number),
         caretaker_kind=c.caretaker_kind,
-        caretaker_name=c.caretaker_name,
+        caretaker_name_enc=cipher.seal(cases.c.caretaker_name_enc, c.case_id, c.caretaker_name),
         closed_on=c.closed_on,
         close_reason=c.close_reason,
     )
 
 
 async def add_case(session: AsyncSession, c: Case) -> None:
+    cipher = await fieldkeys.cipher(session)
     await session.execute(
         insert(cases).values(
             case_id=c.case_id,
@@ -124,13 +127,14 @@ async def add_case(session: AsyncSession, c: Case) -> None:
             province_code=c.province_code,
             law_version=c.law_version,
             opened_on=c.opened_on,
-            **_case_values(c),
+            **_case_values(c, cipher),
         )
     )
 
 
 async def save_case(session: AsyncSession, c: Case) -> None:
-    await session.execute(update(cases).where(cases.c.case_id == c.case_id).values(**_case_values(c)))
+    values = _case_values(c, await fieldkeys.cipher(session))
+    await session.execute(update(cases).where(cases.c.case_id == c.case_id).values(**values))
 
 
 async def get_case(session: AsyncSession, case_id: str) -> Case:
@@ -141,7 +145,7 @@ async def get_case(session: AsyncSession, case_id: str) -> Case:
             f"Không tìm thấy hồ sơ quản lý sau cai mã {case_id!r}.",
             f"No aftercare case with id {case_id!r}.",
         )
-    return _case(row)
+    return await fieldkeys.decrypting(session, lambda cipher: _case(row, cipher))
 
 
 async def known_source_ids(session: AsyncSession, source_ids: list[str]) -> set[str]:
@@ -150,13 +154,15 @@ async def known_source_ids(session: AsyncSession, source_ids: list[str]) -> set[
 
 
 async def cases_with_pseudonym(session: AsyncSession, *conditions) -> list[tuple[Case, str]]:
-    rows = await session.execute(
-        select(cases, persons.c.pseudonym)
-        .join(persons, persons.c.person_id == cases.c.person_id)
-        .where(*conditions)
-        .order_by(cases.c.opened_on, cases.c.case_id)
-    )
-    return [(_case(r), r.pseudonym) for r in rows]
+    rows = (
+        await session.execute(
+            select(cases, persons.c.pseudonym)
+            .join(persons, persons.c.person_id == cases.c.person_id)
+            .where(*conditions)
+            .order_by(cases.c.opened_on, cases.c.case_id)
+        )
+    ).all()
+    return await fieldkeys.decrypting(session, lambda cipher: [(_case(r, cipher), r.pseudonym) for r in rows])
 
 
 async def pending_placements(session: AsyncSession, commune_code: str | None) -> list[tuple[Case, str]]:

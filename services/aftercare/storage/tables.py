@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import Column, Date, ForeignKey, Integer, MetaData, String, Table, Text
 
-from lienthong import inbox, outbox
+from lienthong import fieldkeys, inbox, outbox
 from lienthong.audit import define_table_v1
 
 metadata = MetaData()
 outbox.define_tables_v1(metadata)
 inbox.define_table_v1(metadata)
+fieldkeys.define_table_v1(metadata)
 
 # Known only by pseudonym: aftercare never receives a citizen ID or a name of the person.
 persons = Table(
@@ -43,10 +44,11 @@ cases = Table(
     Column("opened_on", Date, nullable=False),
     Column("status", String(20), nullable=False, index=True),
     Column("decided_on", Date, nullable=True),
-    # Personal or official detail kept only here: read through the audited GetCase.
-    Column("decision_number", String(50), nullable=True),
+    # Personal or official detail kept only here, encrypted at rest (lienthong.fieldcrypto): read through
+    # the audited GetCase.
+    Column("decision_number_enc", Text, nullable=True),
     Column("caretaker_kind", String(20), nullable=True),
-    Column("caretaker_name", String(200), nullable=True),
+    Column("caretaker_name_enc", Text, nullable=True),
     Column("closed_on", Date, nullable=True),
     Column("close_reason", String(30), nullable=True),
 )

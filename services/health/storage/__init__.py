@@ -6,7 +6,9 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lienthong import fieldkeys
 from lienthong.errors import NotFound, PreconditionFailed
+from lienthong.fieldcrypto import FieldCipher
 from services.health.domain.determination import Criterion, Determination, Facility, Result
 from services.health.domain.people import Identity, Person
 from services.health.storage.tables import (
@@ -44,10 +46,14 @@ def person_not_found(pseudonym: str) -> NotFound:
     )
 
 
-def _person(row) -> Person:
-    identity = (
-        Identity(row.citizen_id, row.full_name, row.date_of_birth) if row.citizen_id is not None else None
-    )
+def _person(row, cipher: FieldCipher) -> Person:
+    identity = None
+    if row.citizen_id_enc is not None:
+        identity = Identity(
+            cipher.open(persons.c.citizen_id_enc, row.person_id, row.citizen_id_enc),
+            cipher.open(persons.c.full_name_enc, row.person_id, row.full_name_enc),
+            row.date_of_birth,
+        )
     return Person(
         person_id=row.person_id,
         pseudonym=row.pseudonym,
@@ -60,10 +66,14 @@ def _person(row) -> Person:
     )
 
 
-def _person_values(p: Person) -> dict:
+def _person_values(p: Person, cipher: FieldCipher) -> dict:
     return dict(
-        citizen_id=p.identity.citizen_id if p.identity else None,
-        full_name=p.identity.full_name if p.identity else None,
+        citizen_id_enc=cipher.seal(
+            persons.c.citizen_id_enc, p.person_id, p.identity.citizen_id if p.identity else None
+        ),
+        full_name_enc=cipher.seal(
+            persons.c.full_name_enc, p.person_id, p.identity.full_name if p.identity else None
+        ),
         date_of_birth=p.identity.date_of_birth if p.identity else None,
         sex=p.sex,
         age_band=p.age_band,
@@ -75,28 +85,28 @@ def _person_values(p: Person) -> dict:
 
 async def person_by_pseudonym(session: AsyncSession, pseudonym: str) -> Person | None:
     row = (await session.execute(select(persons).where(persons.c.pseudonym == pseudonym))).first()
-    return _person(row) if row else None
+    return await fieldkeys.decrypting(session, lambda cipher: _person(row, cipher)) if row else None
 
 
 async def get_person(session: AsyncSession, person_id: str) -> Person:
     row = (await session.execute(select(persons).where(persons.c.person_id == person_id))).one()
-    return _person(row)
+    return await fieldkeys.decrypting(session, lambda cipher: _person(row, cipher))
 
 
 async def add_person(session: AsyncSession, person: Person) -> None:
+    values = _person_values(person, await fieldkeys.cipher(session))
     await session.execute(
-        insert(persons).values(
-            person_id=person.person_id, pseudonym=person.pseudonym, **_person_values(person)
-        )
+        insert(persons).values(person_id=person.person_id, pseudonym=person.pseudonym, **values)
     )
 
 
 async def save_person(session: AsyncSession, before: Person, after: Person) -> None:
     """Optimistic lock on the person aggregate: two commands racing on one person cannot both win."""
+    values = _person_values(after, await fieldkeys.cipher(session))
     result = await session.execute(
         update(persons)
         .where(persons.c.person_id == before.person_id, persons.c.version == before.version)
-        .values(**_person_values(after))
+        .values(**values)
     )
     if result.rowcount != 1:
         raise ConcurrentChange(before.person_id)

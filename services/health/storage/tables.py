@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, MetaData, String, Table, Text
 
-from lienthong import inbox, outbox
+from lienthong import fieldkeys, inbox, outbox
 from lienthong.audit import define_table_v1
 
 metadata = MetaData()
 outbox.define_tables_v1(metadata)
 inbox.define_table_v1(metadata)
+fieldkeys.define_table_v1(metadata)
 
 persons = Table(
     "persons",
@@ -17,8 +18,9 @@ persons = Table(
     Column("person_id", String(36), primary_key=True),
     Column("pseudonym", String(80), nullable=False, unique=True),
     # Empty while health knows the person only from another department's event.
-    Column("citizen_id", String(12), nullable=True),
-    Column("full_name", String(200), nullable=True),
+    # Encrypted at rest (lienthong.fieldcrypto): storage encrypts and decrypts, the domain never sees a token.
+    Column("citizen_id_enc", Text, nullable=True),
+    Column("full_name_enc", Text, nullable=True),
     Column("date_of_birth", Date, nullable=True),
     Column("sex", String(10), nullable=False),
     Column("age_band", String(12), nullable=False),

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lienthong import fieldkeys
 from lienthong.cccd import Sex
 from lienthong.db import dialect_insert
 from lienthong.errors import AlreadyExists, NotFound, PreconditionFailed
+from lienthong.fieldcrypto import FieldCipher
 from services.registry.domain import DrugTest, EndReason, Flag, Management, Person
 from services.registry.storage.tables import (
     drug_tests,
@@ -42,11 +45,12 @@ __all__ = [  # the workflow's queries and the tables, re-exported for ``storage.
 ]
 
 
-def _person(row) -> Person:
+def _person(row, cipher: FieldCipher) -> Person:
+    c = persons.c
     return Person(
         person_id=row.person_id,
-        citizen_id=row.citizen_id,
-        full_name=row.full_name,
+        citizen_id=cipher.open(c.citizen_id_enc, row.person_id, row.citizen_id_enc),
+        full_name=cipher.open(c.full_name_enc, row.person_id, row.full_name_enc),
         date_of_birth=row.date_of_birth,
         sex=Sex(row.sex),
         commune_code=row.commune_code,
@@ -57,11 +61,13 @@ def _person(row) -> Person:
     )
 
 
-def _management(row) -> Management:
+def _management(row, cipher: FieldCipher) -> Management:
     return Management(
         management_id=row.management_id,
         person_id=row.person_id,
-        decision_number=row.decision_number,
+        decision_number=cipher.open(
+            managements.c.decision_number_enc, row.management_id, row.decision_number_enc
+        ),
         decided_on=row.decided_on,
         expires_on=row.expires_on,
         commune_code=row.commune_code,
@@ -72,10 +78,9 @@ def _management(row) -> Management:
     )
 
 
-def _test(row) -> DrugTest:
-    return DrugTest(
-        row.test_id, row.person_id, row.tested_on, row.substance, row.place, row.during_management
-    )
+def _test(row, cipher: FieldCipher) -> DrugTest:
+    place = cipher.open(drug_tests.c.place_enc, row.test_id, row.place_enc)
+    return DrugTest(row.test_id, row.person_id, row.tested_on, row.substance, place, row.during_management)
 
 
 def _person_not_found(person_id: str) -> NotFound:
@@ -86,37 +91,56 @@ def _person_not_found(person_id: str) -> NotFound:
     )
 
 
-async def add_person(session: AsyncSession, person: Person) -> None:
-    existing = await session.scalar(
-        select(persons.c.person_id).where(persons.c.citizen_id == person.citizen_id)
-    )
-    if existing:
-        raise AlreadyExists(
+async def find_person_id_by_citizen_id(session: AsyncSession, citizen_id: str) -> str | None:
+    """Through the blind index: the citizen ID itself is stored only encrypted."""
+    index = (await fieldkeys.cipher(session)).blind_index(citizen_id)
+    return await session.scalar(select(persons.c.person_id).where(persons.c.citizen_id_index == index))
+
+
+def _already_registered(existing: str | None) -> AlreadyExists:
+    if existing is None:  # a concurrent call registered it first
+        return AlreadyExists(
             "person.already_registered",
-            f"Số CCCD này đã được đăng ký (mã người {existing}).",
-            f"This citizen ID is already registered (person id {existing}).",
+            "Số CCCD này vừa được đăng ký.",
+            "This citizen ID has just been registered.",
         )
-    await session.execute(
-        insert(persons).values(
-            person_id=person.person_id,
-            citizen_id=person.citizen_id,
-            full_name=person.full_name,
-            date_of_birth=person.date_of_birth,
-            sex=person.sex.value,
-            commune_code=person.commune_code,
-            province_code=person.province_code,
-            pseudonym=person.pseudonym,
-            registered_on=person.registered_on,
-            version=person.version,
-        )
+    return AlreadyExists(
+        "person.already_registered",
+        f"Số CCCD này đã được đăng ký (mã người {existing}).",
+        f"This citizen ID is already registered (person id {existing}).",
     )
+
+
+async def add_person(session: AsyncSession, person: Person) -> None:
+    existing = await find_person_id_by_citizen_id(session, person.citizen_id)
+    if existing:
+        raise _already_registered(existing)
+    cipher = await fieldkeys.cipher(session)
+    try:
+        await session.execute(
+            insert(persons).values(
+                person_id=person.person_id,
+                citizen_id_enc=cipher.seal(persons.c.citizen_id_enc, person.person_id, person.citizen_id),
+                citizen_id_index=cipher.blind_index(person.citizen_id),
+                full_name_enc=cipher.seal(persons.c.full_name_enc, person.person_id, person.full_name),
+                date_of_birth=person.date_of_birth,
+                sex=person.sex.value,
+                commune_code=person.commune_code,
+                province_code=person.province_code,
+                pseudonym=person.pseudonym,
+                registered_on=person.registered_on,
+                version=person.version,
+            )
+        )
+    except IntegrityError:  # the same citizen ID registered by a concurrent call: the unique index says so
+        raise _already_registered(None) from None
 
 
 async def get_person(session: AsyncSession, person_id: str) -> Person:
     row = (await session.execute(select(persons).where(persons.c.person_id == person_id))).first()
     if row is None:
         raise _person_not_found(person_id)
-    return _person(row)
+    return await fieldkeys.decrypting(session, lambda cipher: _person(row, cipher))
 
 
 async def save_person_version(session: AsyncSession, before: Person, after: Person) -> None:
@@ -144,15 +168,17 @@ def concurrent_change_error() -> PreconditionFailed:
 
 
 async def tests_of(session: AsyncSession, person_id: str) -> list[DrugTest]:
-    rows = await session.execute(select(drug_tests).where(drug_tests.c.person_id == person_id))
-    return [_test(r) for r in rows]
+    rows = (await session.execute(select(drug_tests).where(drug_tests.c.person_id == person_id))).all()
+    return await fieldkeys.decrypting(session, lambda cipher: [_test(r, cipher) for r in rows])
 
 
 async def managements_of(session: AsyncSession, person_id: str) -> list[Management]:
-    rows = await session.execute(
-        select(managements).where(managements.c.person_id == person_id).order_by(managements.c.decided_on)
-    )
-    return [_management(r) for r in rows]
+    rows = (
+        await session.execute(
+            select(managements).where(managements.c.person_id == person_id).order_by(managements.c.decided_on)
+        )
+    ).all()
+    return await fieldkeys.decrypting(session, lambda cipher: [_management(r, cipher) for r in rows])
 
 
 async def get_management(session: AsyncSession, management_id: str) -> Management:
@@ -165,28 +191,32 @@ async def get_management(session: AsyncSession, management_id: str) -> Managemen
             f"Không tìm thấy quyết định quản lý có mã {management_id!r}.",
             f"No management decision with id {management_id!r}.",
         )
-    return _management(row)
+    return await fieldkeys.decrypting(session, lambda cipher: _management(row, cipher))
 
 
 async def add_test(session: AsyncSession, test: DrugTest) -> None:
+    cipher = await fieldkeys.cipher(session)
     await session.execute(
         insert(drug_tests).values(
             test_id=test.test_id,
             person_id=test.person_id,
             tested_on=test.tested_on,
             substance=test.substance,
-            place=test.place,
+            place_enc=cipher.seal(drug_tests.c.place_enc, test.test_id, test.place),
             during_management=test.during_management,
         )
     )
 
 
 async def add_management(session: AsyncSession, management: Management) -> None:
+    cipher = await fieldkeys.cipher(session)
     await session.execute(
         insert(managements).values(
             management_id=management.management_id,
             person_id=management.person_id,
-            decision_number=management.decision_number,
+            decision_number_enc=cipher.seal(
+                managements.c.decision_number_enc, management.management_id, management.decision_number
+            ),
             decided_on=management.decided_on,
             expires_on=management.expires_on,
             commune_code=management.commune_code,
@@ -206,7 +236,7 @@ async def save_management_end(session: AsyncSession, management: Management) -> 
 
 async def find_person_by_pseudonym(session: AsyncSession, pseudonym: str) -> Person | None:
     row = (await session.execute(select(persons).where(persons.c.pseudonym == pseudonym))).first()
-    return _person(row) if row else None
+    return await fieldkeys.decrypting(session, lambda cipher: _person(row, cipher)) if row else None
 
 
 async def raise_flag(session: AsyncSession, flag: Flag) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lienthong import fieldkeys
 from lienthong.errors import NotFound, PreconditionFailed
+from lienthong.fieldcrypto import FieldCipher
 from services.registry.dossier_rules import Dossier, Ground, Status
 from services.registry.proposal_rules import Change, Proposal, State
 from services.registry.storage.tables import dossiers, persons, proposals
@@ -69,26 +71,35 @@ _PROPOSAL_FIELDS = (
     "person_id",
     "proposed_by",
     "proposed_on",
-    "legal_basis",
     "management_id",
     "end_reason",
     "state",
     "reviewed_by",
     "reviewed_on",
-    "review_note",
-    "decision_number",
 )
+# Free text and the decision number are stored encrypted, each in its <name>_enc column.
+_ENCRYPTED_FIELDS = ("legal_basis", "review_note", "decision_number")
 
 
-def _proposal(row) -> Proposal:
+def _proposal(row, cipher: FieldCipher) -> Proposal:
     values = {name: getattr(row, name) for name in _PROPOSAL_FIELDS}
+    values.update(
+        {
+            name: cipher.open(proposals.c[f"{name}_enc"], row.proposal_id, getattr(row, f"{name}_enc"))
+            for name in _ENCRYPTED_FIELDS
+        }
+    )
     values.update(change=Change(row.change), state=State(row.state))
     return Proposal(proposal_id=row.proposal_id, **values)
 
 
+async def _proposals(session: AsyncSession, query) -> list[Proposal]:
+    rows = (await session.execute(query)).all()
+    return await fieldkeys.decrypting(session, lambda cipher: [_proposal(r, cipher) for r in rows])
+
+
 async def proposals_of(session: AsyncSession, person_id: str) -> list[Proposal]:
-    rows = await session.execute(select(proposals).where(proposals.c.person_id == person_id))
-    return [_proposal(r) for r in rows]
+    return await _proposals(session, select(proposals).where(proposals.c.person_id == person_id))
 
 
 async def pending_proposals(session: AsyncSession, commune_code: str | None) -> list[Proposal]:
@@ -99,7 +110,7 @@ async def pending_proposals(session: AsyncSession, commune_code: str | None) -> 
         query = query.join(persons, persons.c.person_id == proposals.c.person_id).where(
             persons.c.commune_code == commune_code
         )
-    return [_proposal(r) for r in await session.execute(query)]
+    return await _proposals(session, query)
 
 
 async def get_proposal(session: AsyncSession, proposal_id: str) -> Proposal:
@@ -110,11 +121,20 @@ async def get_proposal(session: AsyncSession, proposal_id: str) -> Proposal:
             f"Không tìm thấy đề xuất {proposal_id!r}.",
             f"No proposal with id {proposal_id!r}.",
         )
-    return _proposal(row)
+    return await fieldkeys.decrypting(session, lambda cipher: _proposal(row, cipher))
 
 
 async def save_proposal(session: AsyncSession, proposal: Proposal, *, new: bool) -> None:
+    cipher = await fieldkeys.cipher(session)
     values = {name: getattr(proposal, name) for name in _PROPOSAL_FIELDS}
+    values.update(
+        {
+            f"{name}_enc": cipher.seal(
+                proposals.c[f"{name}_enc"], proposal.proposal_id, getattr(proposal, name)
+            )
+            for name in _ENCRYPTED_FIELDS
+        }
+    )
     values.update(change=proposal.change.value, state=proposal.state.value)
     if new:
         await session.execute(insert(proposals).values(proposal_id=proposal.proposal_id, **values))
