@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.command import register as add_bench_command
 from lienthong.localrun import SERVICES, LocalRunError, LocalSystem, ServiceFailed
 from lienthong.staff_cli import add_staff_commands
 
@@ -33,6 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 add_staff_commands(app)  # lienthong registry|health|rehab|aftercare …: commands for department staff
+add_bench_command(app)  # lienthong bench: raw limits and the project's figures (code in bench/)
 
 DEMO_DIR = Path(".lienthong") / "demo"
 UP_DIR = Path(".lienthong") / "local"
