@@ -57,7 +57,7 @@ def bench(
         f"Written: {paths['json']}, {paths['md']}" + "".join(f", {p}" for p in run.artefacts.values())
     )
     if docs if docs is not None else mode == "full":
-        update_docs(output.markdown(run, page=False))
+        update_docs(output.markdown(run))
         console.print(f"Updated: {DOCS}")
 
 

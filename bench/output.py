@@ -11,14 +11,6 @@ from rich.table import Table
 
 from bench.figures import Run
 
-RERUN = """\
-```sh
-python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]'
-.venv/bin/lienthong bench --quick        # about a minute: every figure, small
-.venv/bin/lienthong bench                # the full run (writes this page too)
-.venv/bin/lienthong bench --postgres postgresql://postgres@127.0.0.1:5432/postgres   # adds PostgreSQL commits
-```"""
-
 
 def _number(value: float | None, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -45,6 +37,10 @@ def _range(row: dict) -> str:
     return f"{_number(row['min'], row['unit'])}–{_number(row['max'], row['unit'])}"
 
 
+def _count(row: dict) -> str:
+    return str(row["rounds"]) if row["stat"] == "median" else f"{row['rounds']} calls"
+
+
 def _ratio(row: dict) -> str:
     return "–" if row["ratio"] is None else f"{row['ratio']:.2f}"
 
@@ -61,7 +57,7 @@ def table(run: Run) -> Table:
             f"[{style}]{row['label']}[/]" if style else row["label"],
             _measured(row),
             _range(row),
-            str(row["rounds"]),
+            _count(row),
             _ratio(row) + (f" of {row['baseline']}" if row["ratio"] is not None else ""),
             row["goal"] or "",
             f"[{status_style}]{status}[/]" if status_style else status,
@@ -94,20 +90,9 @@ def as_json(run: Run) -> dict:
     }
 
 
-def markdown(run: Run, *, page: bool = False) -> str:
-    lines = []
+def markdown(run: Run) -> str:
+    lines: list[str] = []
     m = run.machine
-    if page:
-        lines += [
-            "# Performance",
-            "",
-            "What one machine carries, measured by `lienthong bench` (code in `bench/`). Every project figure is",
-            "divided by a raw anchor measured **in the same run** on the same machine (nats-py, the database",
-            "driver, grpc.aio with no project code), because this machine is shared and absolute numbers move by",
-            "±25 % between runs. Values are medians of the rounds (or the stated percentile over every call),",
-            "with the min and max. Goals come from issue 7; a goal not met is reported as measured.",
-            "",
-        ]
     lines += [
         f"Run: **{run.mode}**, {m.get('started_at', '')}, {m.get('duration_seconds', '?')} s. Machine: {m.get('cpus')} × "
         f"{m.get('cpu')} @ {m.get('cpu_mhz')} MHz, {m.get('memory')} RAM, Linux {m.get('kernel')}, Python "
@@ -122,7 +107,7 @@ def markdown(run: Run, *, page: bool = False) -> str:
         label = row["label"] if row["kind"] != "baseline" else f"*raw:* {row['label']}"
         ratio = _ratio(row) + (f" of `{row['baseline']}`" if row["ratio"] is not None else "")
         lines.append(
-            f"| {label} | {_measured(row)} | {_range(row)} | {row['rounds']} | {ratio} | {row['goal'] or ''} | {_status(row)} |"
+            f"| {label} | {_measured(row)} | {_range(row)} | {_count(row)} | {ratio} | {row['goal'] or ''} | {_status(row)} |"
         )
     if run.scale_curve:
         lines += [
