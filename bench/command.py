@@ -22,6 +22,11 @@ def bench(
     scale: float = typer.Option(
         0.0, "--scale", help="Share of national scale for the report figures (default: 0.1 quick, 1.0 full)."
     ),
+    rebuild_curve: str = typer.Option(
+        None,
+        "--rebuild-curve",
+        help="Shares of national scale to replay for the rebuild scale curve, e.g. 0.1,0.3 (default: full run 0.1,0.3; none quick).",
+    ),
     postgres: str = typer.Option(
         "", "--postgres", help="Also measure PostgreSQL one-row commits on this DSN."
     ),
@@ -40,7 +45,8 @@ def bench(
 
     console = make_console()
     mode = "smoke" if smoke else "quick" if quick else "full"
-    sizes = modes.pick(mode, rounds=rounds or None, scale=scale or None)
+    curve = None if rebuild_curve is None else tuple(float(x) for x in rebuild_curve.split(",") if x.strip())
+    sizes = modes.pick(mode, rounds=rounds or None, scale=scale or None, rebuild_curve=curve)
     out.mkdir(parents=True, exist_ok=True)
     run = asyncio.run(
         runner.run_bench(

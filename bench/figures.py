@@ -70,6 +70,7 @@ class Run:
     notes: list[str] = field(default_factory=list)
     artefacts: dict[str, str] = field(default_factory=dict)
     scale_curve: list[dict] = field(default_factory=list)
+    rebuild_curve: list[dict] = field(default_factory=list)
 
     def add(self, figure: Figure) -> Figure:
         self.figures[figure.key] = figure

@@ -18,7 +18,8 @@ class Sizes:
     national_scale: float  # share of the 250,000 people written to the steps table
     report_repeats: int
     memory_repeats: int
-    scale_curve: tuple[float, ...] = ()  # national scales also measured for the scale curve
+    scale_curve: tuple[float, ...] = ()  # national scales also measured for the report scale curve
+    rebuild_curve: tuple[float, ...] = ()  # national scales replayed for the rebuild scale curve
     people_pool: int = 0  # synthetic people registered through gRPC (enough for every round)
 
     def as_dict(self) -> dict:
@@ -53,6 +54,7 @@ FULL = Sizes(
     report_repeats=3,
     memory_repeats=1,
     scale_curve=(0.1, 0.3),
+    rebuild_curve=(0.1, 0.3),
     people_pool=80_000,
 )
 
@@ -67,14 +69,23 @@ SMOKE = Sizes(
     latency_rate=20.0,
     latency_seconds=1.0,
     national_scale=0.001,
+    rebuild_curve=(0.0002,),
     report_repeats=2,
     memory_repeats=1,
     people_pool=2_000,
 )
 
 
-def pick(mode: str, *, rounds: int | None = None, scale: float | None = None) -> Sizes:
+def pick(
+    mode: str,
+    *,
+    rounds: int | None = None,
+    scale: float | None = None,
+    rebuild_curve: tuple[float, ...] | None = None,
+) -> Sizes:
     sizes = {"quick": QUICK, "full": FULL, "smoke": SMOKE}[mode]
+    if rebuild_curve is not None:
+        sizes = replace(sizes, rebuild_curve=rebuild_curve)
     if rounds:
         sizes = replace(sizes, rounds=rounds)
     if scale:

@@ -73,9 +73,14 @@ def print_run(run: Run, console: Console) -> None:
         console.print("Scale curve (national generator, report times):")
         for p in run.scale_curve:
             console.print(
-                f"  {p['scale']:.0%}: {p['people']:,} people, {p['steps']:,} steps; province-year p95 "
+                f"  {p['scale'] * 100:g} %: {p['people']:,} people, {p['steps']:,} steps; province-year p95 "
                 f"{p['report_province_year_p95_ms']:,.0f} ms, communes p95 {p['report_communes_p95_ms']:,.0f} ms"
             )
+    for p in run.rebuild_curve:
+        console.print(
+            f"  rebuild at {p['scale'] * 100:g} %: {p['replay_events']:,} events, {p['rebuild_events_per_s']:,}/s, "
+            f"{p['rebuild_ratio']:.2f} of raw pull ({p['raw_pull_per_s']:,}/s)"
+        )
 
 
 def as_json(run: Run) -> dict:
@@ -85,6 +90,7 @@ def as_json(run: Run) -> dict:
         "settings": run.settings,
         "figures": run.rows(),
         "scale_curve": run.scale_curve,
+        "rebuild_curve": run.rebuild_curve,
         "notes": run.notes,
         "artefacts": run.artefacts,
     }
@@ -119,8 +125,21 @@ def markdown(run: Run) -> str:
         ]
         for p in run.scale_curve:
             lines.append(
-                f"| {p['scale']:.0%} | {p['people']:,} | {p['steps']:,} | {p['write_seconds']} | "
+                f"| {p['scale'] * 100:g} % | {p['people']:,} | {p['steps']:,} | {p['write_seconds']} | "
                 f"{p['report_province_year_p95_ms']:,.0f} | {p['report_communes_p95_ms']:,.0f} |"
+            )
+    if run.rebuild_curve:
+        lines += [
+            "",
+            "Rebuild scale curve (the national generator's events replayed, one round each):",
+            "",
+            "| scale | events | raw pull msgs/s | rebuild events/s | ratio | reporting peak MB |",
+            "|---|---|---|---|---|---|",
+        ]
+        for p in run.rebuild_curve:
+            lines.append(
+                f"| {p['scale'] * 100:g} % | {p['replay_events']:,} | {p['raw_pull_per_s']:,} | "
+                f"{p['rebuild_events_per_s']:,} | {p['rebuild_ratio']:.2f} | {p['rebuild_rss_mb']} |"
             )
     if run.notes:
         lines += ["", *[f"- {note}" for note in run.notes]]

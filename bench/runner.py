@@ -11,7 +11,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -249,7 +249,8 @@ async def _declare(url: str, specs: list[bus.StreamSpec]) -> None:
         await nc.close()
 
 
-async def _fill(url: str, events: list[wire.WireEvent]) -> dict[str, int]:
+async def _fill(url: str, events: Iterable[wire.WireEvent]) -> dict[str, int]:
+    """Publish ``events`` (streamed: a national replay does not fit in a list) and wait for every ack."""
     nc = await nats.connect(url)
     counts: dict[str, int] = {}
     try:
@@ -258,10 +259,40 @@ async def _fill(url: str, events: list[wire.WireEvent]) -> dict[str, int]:
         for event in events:
             futures.append(await js.publish_async(event.subject, event.payload, headers=dict(event.headers)))
             counts[event.stream] = counts.get(event.stream, 0) + 1
+            if len(futures) >= 20_000:
+                await asyncio.gather(*futures)
+                futures.clear()
         await asyncio.gather(*futures)
     finally:
         await nc.close()
     return counts
+
+
+async def _rebuild_point(scale: float, work: Path, logs: Path, say: Say) -> dict:
+    """The rebuild and its raw anchor on a replay of ``scale`` × the national events, on a server of its
+    own (default fsync, like the rounds' replay server), one round each."""
+    people = round(national.NATIONAL_PEOPLE * scale)
+    say(f"rebuild scale curve: {scale:.0%} of national scale ({people:,} people's events)")
+    server = NatsServer(work / f"nats-curve-{scale}", sync_always=False).start()
+    try:
+        await _declare(
+            server.url, [bus.StreamSpec(name=s, subjects=[f"{s.lower()}.>"]) for s in wire.STREAMS.values()]
+        )
+        counts = await _fill(server.url, wire.events(national.acts(people, seed=3)))
+        total = sum(counts.values())
+        say(f"  {total:,} events on the streams; raw pull, then the reporting process")
+        pulled = await raw.js_pull(server.url, counts, "bench-raw-curve")
+        rebuilt = await project.rebuild_round(server.url, total, work, logs, f"curve-{scale}")
+    finally:
+        server.stop()
+    return {
+        "scale": scale,
+        "replay_events": total,
+        "raw_pull_per_s": round(pulled),
+        "rebuild_events_per_s": round(rebuilt.rate),
+        "rebuild_ratio": round(rebuilt.rate / pulled, 3),
+        "rebuild_rss_mb": round(rebuilt.rss_kib / 1024),
+    }
 
 
 def _registry_events(count: int) -> list[wire.WireEvent]:
@@ -431,6 +462,8 @@ async def run_bench(
             w, c = await reports.report_timings(point.url, max(3, sizes.report_repeats // 2))
             run.scale_curve.append(_curve_point(scale, point, w, c, None))
         run.scale_curve.sort(key=lambda p: p["scale"])
+        for scale in sizes.rebuild_curve:
+            run.rebuild_curve.append(await _rebuild_point(scale, work, logs, say))
 
         grpc_latencies.sort()
         read_latencies.sort()
@@ -461,8 +494,6 @@ def _curve_point(
         "report_province_year_p95_ms": round(percentile(whole, 95), 1),
         "report_communes_p95_ms": round(percentile(communes, 95), 1),
     }
-    if run is not None:
-        point["rebuild_events_per_s"] = None  # measured on the replay stream, not at this scale
     return point
 
 

@@ -75,4 +75,6 @@ def test_bench_smoke_writes_every_figure_and_ratio(tmp_path: Path):
         assert figure["label"] in markdown
     assert (tmp_path / "profile-indicator-report.html").exists()
     assert (tmp_path / "profile-rebuild.txt").exists()
+    assert report["rebuild_curve"][0]["rebuild_events_per_s"] > 0
+    assert report["scale_curve"][0]["report_province_year_p95_ms"] > 0
     assert "errors (refused or failed calls): commands 0, reads 0, grpc 0, visible 0" in report["notes"]
