@@ -55,6 +55,11 @@ async def _poll(check, *, timeout: float, interval: float, what: str):
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+# Inbox rows are never deleted, so the largest rowid is their number: O(log n), where count(*) would
+# scan an index of a million rows ten times a second, on the cores the service is measured on.
+_APPLIED = "SELECT coalesce(max(rowid), 0) FROM inbox"
+
+
 def _count(db: str, sql: str) -> int:
     if not Path(db).exists():
         return 0
@@ -108,7 +113,7 @@ async def rebuild_round(
     ready = time.perf_counter()
     try:
         await _poll(
-            lambda: _count(db, "SELECT count(*) FROM inbox") >= total,
+            lambda: _count(db, _APPLIED) >= total,
             timeout=max(120.0, total / 200),
             interval=0.1,
             what=f"reporting to apply {total} events (log: {process.log_path})",
@@ -256,7 +261,7 @@ async def reads_round(
 
 async def wait_applied(db: str, at_least: int, timeout: float) -> None:
     await _poll(
-        lambda: _count(db, "SELECT count(*) FROM inbox") >= at_least,
+        lambda: _count(db, _APPLIED) >= at_least,
         timeout=timeout,
         interval=0.2,
         what=f"reporting to catch up with {at_least} events",
