@@ -14,4 +14,6 @@ codegen = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(codegen)
 codegen.generate(here)
 
-setup(packages=find_packages(include=["lienthong*", "services*", "lienthong_contracts*"]))
+# bench/ is packaged so that `lienthong bench` can import it from the console script: an editable
+# install maps only the packages listed here.
+setup(packages=find_packages(include=["lienthong*", "services*", "lienthong_contracts*", "bench", "bench.*"]))

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.command import register as add_bench_command
 from lienthong import audit_cli, keys_cli, natsauth
 from lienthong.localrun import SERVICES, LocalRunError, LocalSystem, ServiceFailed
 from lienthong.staff_cli import add_staff_commands
@@ -38,6 +39,7 @@ app = typer.Typer(
 add_staff_commands(app)  # lienthong registry|health|rehab|aftercare|report …: commands for department staff
 app.add_typer(audit_cli.app, name="audit")  # lienthong audit verify|query: the read log, for operators
 app.add_typer(keys_cli.app, name="keys")  # lienthong keys rotate|status: keys of the fields encrypted at rest
+add_bench_command(app)  # lienthong bench: raw limits and the project's figures (code in bench/)
 
 DEMO_DIR = Path(".lienthong") / "demo"
 UP_DIR = Path(".lienthong") / "local"

@@ -1,0 +1,7 @@
+"""``python -m bench`` from a source checkout: the same as ``lienthong bench``."""
+
+import typer
+
+from bench.command import bench
+
+typer.run(bench)
